@@ -1,0 +1,48 @@
+// FLOP formulas of the hooked operations. One multiply-add is 2 FLOP (real) or 8 FLOP (complex:
+// four real multiplies and four real adds). Results are exact; arguments that BLAS would reject
+// give std::nullopt so that a failed call is never counted.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+
+#include "accounting/exact.hpp"
+
+namespace flopledger {
+
+enum class Field { Real, Complex };
+
+/// FLOPs of C = alpha*op(A)*op(B) + beta*C with op(A) m x k and op(B) k x n:
+/// 2*m*n*k (real) or 8*m*n*k (complex). Zero when m, n or k is zero, or when `alpha_is_zero`
+/// (BLAS then only scales C: no multiply-add). nullopt when m, n or k is negative, or when the
+/// count exceeds 2^128-1 (possible only for shapes no memory could hold).
+std::optional<u128> gemm_flops(std::int64_t m, std::int64_t n, std::int64_t k, Field field,
+                               bool alpha_is_zero = false);
+
+/// `batch` GEMMs of the same shape: batch * gemm_flops(...). nullopt when batch is negative or
+/// any shape argument is, or when the product exceeds 2^128-1.
+std::optional<u128> batched_gemm_flops(std::int64_t m, std::int64_t n, std::int64_t k,
+                                       std::int64_t batch, Field field, bool alpha_is_zero = false);
+
+/// FLOPs of y = alpha*op(A)*x + beta*y with A m x n: 2*m*n (real) or 8*m*n (complex); zero when m
+/// or n is zero or alpha is zero. nullopt when m or n is negative, or (as above) on overflow.
+std::optional<u128> gemv_flops(std::int64_t m, std::int64_t n, Field field,
+                               bool alpha_is_zero = false);
+
+/// Checks a Fortran BLAS ?gemm call the way the reference BLAS does (xerbla cases):
+/// transa/transb in "NnTtCc", m, n, k >= 0, lda >= max(1, nrowa), ldb >= max(1, nrowb),
+/// ldc >= max(1, m), where nrowa = m if transa is N else k, nrowb = k if transb is N else n.
+/// Returns true when BLAS would perform the call.
+bool fortran_gemm_args_valid(char transa, char transb, std::int64_t m, std::int64_t n,
+                             std::int64_t k, std::int64_t lda, std::int64_t ldb, std::int64_t ldc);
+
+/// Same for ?gemv: trans in "NnTtCc", m, n >= 0, lda >= max(1, m), incx != 0, incy != 0.
+bool fortran_gemv_args_valid(char trans, std::int64_t m, std::int64_t n, std::int64_t lda,
+                             std::int64_t incx, std::int64_t incy);
+
+/// Same for cblas_?gemm. layout: 101 (row major) or 102 (column major); trans: 111 (N),
+/// 112 (T), 113 (C). Leading dimensions are checked against the layout as CBLAS does.
+bool cblas_gemm_args_valid(int layout, int transa, int transb, std::int64_t m, std::int64_t n,
+                           std::int64_t k, std::int64_t lda, std::int64_t ldb, std::int64_t ldc);
+
+} // namespace flopledger

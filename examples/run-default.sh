@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# The main job: installs what is missing, builds flopledger, runs the default workload — a
+# 2-rank data-parallel fine-tuning of a small GPT-style model with PyTorch (gloo, CPU) — with
+# every rank metered and no change to the training code, then prints the verdict and where the
+# ledger (HDF5 trace) and the reports are.
+#   FLOPLEDGER_DEMO_DIR   where the outputs go (default: ./flopledger-demo)
+#   FLOPLEDGER_DEMO_RANKS number of ranks (default: 2)
+#   extra arguments are passed to the training script (e.g. --steps 50)
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+bash "$root/.ci/install-deps.sh"
+bash "$root/.ci/build.sh"
+build="${FLOPLEDGER_BUILD_DIR:-$root/build}"
+out="${FLOPLEDGER_DEMO_DIR:-$PWD/flopledger-demo}"
+ranks="${FLOPLEDGER_DEMO_RANKS:-2}"
+mkdir -p "$out"
+# A fresh ledger per demo run: an existing ledger would be continued (a new segment appended).
+rm -f "$out/flopledger.h5"
+if [ "$(id -u)" -eq 0 ]; then
+  export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+fi
+
+echo "== metered fine-tuning job: $ranks ranks, PyTorch $(/usr/bin/python3 -c 'import torch; print(torch.__version__)') on CPU"
+"$build/flopledger" run -n "$ranks" --ledger "$out/flopledger.h5" -- \
+  /usr/bin/python3 "$root/examples/torch_finetune/train.py" "$@"
+
+"$build/flopledger" report "$out/flopledger.h5" > "$out/report.txt"
+"$build/flopledger" report "$out/flopledger.h5" --json > "$out/report.json"
+echo
+cat "$out/report.txt"
+echo
+echo "== verdict: $(/usr/bin/python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print(r["status"], "-", r["counted_flops"], "FLOP counted,", "%.3g%%" % (100*r["fraction_of_threshold"]), "of the threshold", r["threshold_flops"])' "$out/report.json")"
+echo "== ledger (HDF5 trace): $out/flopledger.h5"
+echo "== reports:             $out/report.txt  $out/report.json"

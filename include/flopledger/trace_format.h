@@ -1,0 +1,44 @@
+/* flopledger — trace format constants shared by the writer (io/) and every reader.
+ * docs/trace-format.md documents each name field by field. */
+#ifndef FLOPLEDGER_TRACE_FORMAT_H
+#define FLOPLEDGER_TRACE_FORMAT_H
+
+#define FLOPLEDGER_FORMAT_MAJOR 1
+#define FLOPLEDGER_FORMAT_MINOR 0
+
+/* Root attributes. */
+#define FLOPLEDGER_ATTR_FORMAT "flopledger_format"          /* "flopledger-trace" */
+#define FLOPLEDGER_ATTR_FORMAT_MAJOR "format_version_major" /* uint32 */
+#define FLOPLEDGER_ATTR_FORMAT_MINOR "format_version_minor" /* uint32 */
+#define FLOPLEDGER_ATTR_WRITER_VERSION "writer_version"     /* string */
+#define FLOPLEDGER_ATTR_CREATED "created_utc"               /* ISO 8601 string */
+#define FLOPLEDGER_ATTR_RULE_SET "rule_set"                 /* string */
+#define FLOPLEDGER_ATTR_ORIGINAL_FLOPS "original_flops"     /* decimal string, or "unknown" */
+#define FLOPLEDGER_ATTR_ORIGINAL_SYSTEMIC "original_systemic_risk" /* uint8 0|1 */
+#define FLOPLEDGER_ATTR_BASE_MODEL "base_model"                    /* string, may be empty */
+#define FLOPLEDGER_ATTR_CONFIG "config"                            /* "key=value\n" lines */
+#define FLOPLEDGER_ATTR_PRECISION_NAMES "precision_names" /* comma-separated, column order */
+#define FLOPLEDGER_ATTR_PHASE_NAMES "phase_names"
+#define FLOPLEDGER_ATTR_SOURCE_NAMES "source_names"
+
+#define FLOPLEDGER_FORMAT_TAG "flopledger-trace"
+
+/* Datasets (1-D, chunked, unlimited, compound rows). */
+#define FLOPLEDGER_DSET_STEPS "steps"
+#define FLOPLEDGER_DSET_SEGMENTS "segments"
+#define FLOPLEDGER_DSET_EVENTS "events"
+
+/* Fixed string lengths inside compound rows (bytes, NUL-padded). */
+#define FLOPLEDGER_DECIMAL_LEN 48
+#define FLOPLEDGER_JOB_ID_LEN 64
+#define FLOPLEDGER_LAUNCHER_LEN 16
+#define FLOPLEDGER_HOSTS_LEN 1024
+#define FLOPLEDGER_EVENT_KIND_LEN 32
+#define FLOPLEDGER_EVENT_DETAIL_LEN 256
+
+/* Segment end states (uint8). */
+#define FLOPLEDGER_SEGMENT_RUNNING 0 /* still open; after the job died, "not cleanly closed" */
+#define FLOPLEDGER_SEGMENT_CLEAN 1   /* every rank finished normally */
+#define FLOPLEDGER_SEGMENT_ERROR 2   /* a rank exited with a non-zero status; exit_status says */
+
+#endif /* FLOPLEDGER_TRACE_FORMAT_H */

@@ -1,0 +1,39 @@
+// The summary of a trace for people (text) and programs (JSON), computed with the same
+// accounting/ evaluator that rank 0 uses live.
+#pragma once
+
+#include <string>
+
+#include "io/trace.hpp"
+
+namespace flopledger::io {
+
+struct Report {
+  const TraceContents *trace = nullptr;
+  u128 counted_flops = 0;      ///< sum over rows, every phase (recomputed from the rows)
+  u128 modification_flops = 0; ///< sum over rows of the phases the rule set counts
+  u128 by_precision[kPrecisions] = {};
+  u128 by_phase[kPhases] = {};
+  u128 by_source[kSources] = {};
+  u128 tokens = 0;
+  std::uint64_t steps = 0; ///< highest step_last over rows
+  std::uint32_t ranks = 0; ///< largest world size over segments
+  Verdict verdict;
+  const RuleSet *rules = nullptr;
+  bool totals_match_rows = true; ///< the stored cumulative of the last row equals the recomputed
+};
+
+/// Builds the report; false with `error` when the trace names an unknown rule set.
+bool make_report(const TraceContents &trace, Report &out, std::string &error);
+
+/// One JSON object. Keys at least: format_version ("1.0"), counted_flops,
+/// counted_flops_by_precision, counted_flops_by_phase, counted_flops_by_source,
+/// modification_flops, tokens, steps, ranks, segments (array), rule_set, rule, threshold_flops,
+/// status, fraction_of_threshold, notify_commission, original_flops ("unknown" or decimal),
+/// method ("counted"). Every FLOP figure is an exact decimal string.
+std::string report_json(const Report &report);
+
+/// A readable multi-line summary: verdict first, figures to two significant figures and exact.
+std::string report_text(const Report &report);
+
+} // namespace flopledger::io

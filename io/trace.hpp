@@ -1,0 +1,131 @@
+// The HDF5 trace: one file per ledger, written by rank 0 only (default HDF5 driver, never
+// MPI-IO), flushed after every row so that a killed job loses at most one period.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "accounting/exact.hpp"
+#include "accounting/period.hpp"
+#include "accounting/rules.hpp"
+#include "flopledger/trace_format.h"
+
+namespace flopledger::io {
+
+/// Root attributes of a trace.
+struct TraceHeader {
+  std::uint32_t format_major = FLOPLEDGER_FORMAT_MAJOR;
+  std::uint32_t format_minor = FLOPLEDGER_FORMAT_MINOR;
+  std::string writer_version;
+  std::string created_utc; ///< ISO 8601, set by the writer when it creates the file
+  std::string rule_set;
+  OriginalModel original; ///< written as a decimal string, or "unknown"
+  std::string base_model;
+  std::vector<std::pair<std::string, std::string>> config; ///< effective configuration
+};
+
+/// One job (or restart) that wrote into the ledger.
+struct Segment {
+  std::uint32_t id = 0;
+  std::string job_id;   ///< launcher's job id (SLURM_JOB_ID, Open MPI jobid), may be empty
+  std::string launcher; ///< "mpirun", "srun", "none"
+  std::string hosts;    ///< comma-separated distinct host names of the ranks (rank 0's first)
+  std::uint32_t world_size = 0;
+  double start = 0; ///< Unix time, seconds
+  double end = 0;   ///< Unix time; 0 while running
+  std::uint8_t state = FLOPLEDGER_SEGMENT_RUNNING;
+  std::int32_t exit_status = 0;
+  std::uint64_t first_row = 0; ///< index of the segment's first step row
+  std::uint64_t rows = 0;      ///< step rows written by this segment
+};
+
+/// One reduced period: the job's counts plus what rank 0 decided from them.
+struct StepRow {
+  std::uint64_t row = 0; ///< index in the steps dataset, 0-based, continuous across segments
+  std::uint32_t segment = 0;
+  double t_start = 0, t_end = 0; ///< Unix time of the period's bounds
+  JobPeriod period;
+  /// The period's FLOPs by precision, phase and source. The trace stores these projections, not
+  /// the full source x precision x phase cube: read_trace fills them and leaves period.flops
+  /// zero. The writer computes them from period.flops when any cell of it is non-zero, and
+  /// otherwise writes these arrays as given (so that rows read back can be written again).
+  u128 by_precision[kPrecisions] = {};
+  u128 by_phase[kPhases] = {};
+  u128 by_source[kSources] = {};
+  u128 cumulative_counted = 0;      ///< ledger total, every phase
+  u128 cumulative_modification = 0; ///< ledger total of the phases the rule set counts
+  Status status = Status::DownstreamUser;
+  double fraction_of_threshold = 0;
+};
+
+struct Event {
+  std::uint64_t row = 0; ///< step row current when the event happened
+  double time = 0;
+  std::string kind;   ///< e.g. "segment_start", "rank_exit_error", "threshold_crossed"
+  std::string detail; ///< free text
+};
+
+/// Writes a trace. Every method returns false and sets error() on failure; it never throws and
+/// never aborts. The file stays readable after any call returns (each append ends with H5Fflush).
+class TraceWriter {
+public:
+  ~TraceWriter();
+  TraceWriter(const TraceWriter &) = delete;
+  TraceWriter &operator=(const TraceWriter &) = delete;
+
+  /// Creates `path`, or opens an existing ledger to append a new segment. An existing file must
+  /// be a flopledger trace of a readable major version with the same rule set and original model
+  /// (compute and systemic flag) as `header`; otherwise nullptr and `error` says why. One writer
+  /// per ledger at a time: a second one is refused (the writer locks the file itself, because
+  /// HDF5's own file locking is off so that live readers never block it).
+  static std::unique_ptr<TraceWriter> open(const std::string &path, const TraceHeader &header,
+                                           std::string &error);
+
+  /// Totals and numbering carried over from the rows already in the file (0 for a new file).
+  std::uint64_t next_row() const;
+  std::uint32_t next_segment_id() const;
+  u128 cumulative_counted() const;
+  u128 cumulative_modification() const;
+
+  /// Appends `segment` (state RUNNING) and flushes. `segment.id` must be next_segment_id(); the
+  /// writer sets first_row (next_row()), rows, end, state and exit_status itself.
+  bool begin_segment(const Segment &segment);
+  /// Appends one step row (its `row` and `segment` fields are set by the caller) and flushes.
+  /// Refused unless row.row == next_row(), row.segment is the open segment, and the cumulative
+  /// totals are at least the previous ones plus this period (modification: the rule set's
+  /// phases); more is kept, with a "cumulative_gap" event (periods whose append failed). Also
+  /// rewrites the open segment's row count, so that it is right even if the job dies.
+  bool append(const StepRow &row);
+  bool add_event(const Event &event);
+  /// Rewrites the current segment's end, state, exit status and row count, and flushes.
+  bool end_segment(double end, std::uint8_t state, std::int32_t exit_status);
+  /// Closes the file (also done by the destructor).
+  bool close();
+
+  const std::string &error() const;
+
+private:
+  TraceWriter();
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+/// Everything in a trace, as read.
+struct TraceContents {
+  TraceHeader header;
+  std::vector<Segment> segments;
+  std::vector<StepRow> rows;
+  std::vector<Event> events;
+};
+
+/// Reads a whole trace. `live`: the file may be open for writing by a running job (file locking
+/// is disabled for this open and a read that fails half-way is retried a few times).
+/// Returns false with `error` naming the path and the problem: missing file, not HDF5, not a
+/// flopledger trace, newer major format ("written by a newer flopledger: format 2.0, this reader
+/// reads 1.x"), missing dataset or field.
+bool read_trace(const std::string &path, bool live, TraceContents &out, std::string &error);
+
+} // namespace flopledger::io

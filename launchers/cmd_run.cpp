@@ -1,0 +1,201 @@
+// flopledger run: validates the configuration, then starts CMD under mpirun with the runtime
+// preloaded into the ranks only (mpirun itself is not metered), and returns CMD's exit status.
+// flopledger exec: preloads the runtime into one process and replaces itself with CMD — for
+// launchers that start the ranks themselves (srun --mpi=pmix ... flopledger exec -- CMD).
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <iostream>
+#include <thread>
+
+#include "commands.hpp"
+#include "options.hpp"
+
+extern char **environ;
+
+namespace po = boost::program_options;
+
+namespace flopledger::cli {
+
+namespace {
+
+const char *const kRunUsage =
+    "usage: flopledger run [options] -- CMD [ARGS...]\n"
+    "Runs CMD as an MPI job (mpirun -np N) with the flopledger runtime preloaded into every rank,\n"
+    "with no change to CMD. The ledger is written by rank 0; the exit status is CMD's.\n"
+    "Every option also has an environment variable FLOPLEDGER_<KEY> (flags win).\n";
+
+const char *const kExecUsage =
+    "usage: flopledger exec [options] -- CMD [ARGS...]\n"
+    "Preloads the flopledger runtime into CMD and executes it in place of this process: use it\n"
+    "as the program of a launcher that starts the ranks itself, e.g.\n"
+    "  srun --mpi=pmix -n 4 flopledger exec -- python train.py\n";
+
+pid_t g_child = 0;
+
+void forward_signal(int signal_number) {
+  if (g_child > 0) kill(g_child, signal_number);
+}
+
+std::vector<char *> to_argv(std::vector<std::string> &words) {
+  std::vector<char *> argv;
+  for (std::string &word : words)
+    argv.push_back(word.data());
+  argv.push_back(nullptr);
+  return argv;
+}
+
+// Sets the FLOPLEDGER_* variables the ranks need from the validated configuration, so that the
+// ranks see exactly what was checked here.
+void export_config(const Config &config,
+                   const std::vector<std::pair<std::string, std::string>> &o) {
+  for (const auto &[key, value] : o)
+    setenv(("FLOPLEDGER_" + key).c_str(), value.c_str(), 1);
+  setenv("FLOPLEDGER_LEDGER", absolute_path(config.ledger).c_str(), 1);
+  unsetenv("FLOPLEDGER_INTERNAL_RANK_PID"); // a new job: its ranks own themselves
+}
+
+std::string preload_value(const std::string &library, const std::vector<std::string> &extra) {
+  std::string value;
+  for (const std::string &lib : extra)
+    value += absolute_path(lib) + ":";
+  value += library;
+  return value;
+}
+
+struct LaunchOptions {
+  po::variables_map values;
+  std::vector<std::string> command;
+};
+
+// Parses "[options] -- CMD ..."; returns false after printing a message (or help) when the caller
+// should exit with `exit_code`.
+bool parse(const Args &args, po::options_description &options, const char *usage,
+           LaunchOptions &out, int &exit_code) {
+  auto [own, command] = split_command(args);
+  try {
+    po::store(po::command_line_parser(own).options(options).run(), out.values);
+    po::notify(out.values);
+  } catch (const po::error &error) {
+    print_error(std::string(error.what()) + " (see --help)");
+    exit_code = kExitUsage;
+    return false;
+  }
+  if (out.values.count("help")) {
+    std::cout << usage << '\n' << options;
+    exit_code = 0;
+    return false;
+  }
+  if (command.empty()) {
+    print_error("no command to run: put it after '--', e.g. flopledger run -n 2 -- python "
+                "train.py");
+    exit_code = kExitUsage;
+    return false;
+  }
+  out.command = command;
+  return true;
+}
+
+} // namespace
+
+int run_command(const Args &args) {
+  po::options_description options("options");
+  options.add_options()("help,h", "show this help")("np,n", po::value<int>()->default_value(1),
+                                                    "number of ranks")(
+      "mpirun", po::value<std::string>()->default_value("mpirun"), "the mpirun to use")(
+      "mpirun-arg", po::value<std::vector<std::string>>(),
+      "an extra argument for mpirun (repeatable), e.g. --mpirun-arg=--bind-to=none")(
+      "library", po::value<std::string>()->default_value(""),
+      "the runtime to preload (default: the one installed with this command)")(
+      "extra-preload", po::value<std::vector<std::string>>(),
+      "a library to preload in front of the runtime (repeatable; for tools and tests)");
+  add_config_options(options);
+  LaunchOptions launch;
+  int exit_code = 0;
+  if (!parse(args, options, kRunUsage, launch, exit_code)) return exit_code;
+  const int ranks = launch.values["np"].as<int>();
+  if (ranks < 1 || ranks > 1000000) {
+    print_error("-n '" + std::to_string(ranks) + "': expected a number of ranks from 1 to 1000000");
+    return kExitUsage;
+  }
+  const auto overrides = config_overrides(launch.values);
+  const std::optional<Config> config = effective_config(overrides);
+  if (!config) return kExitUsage;
+  const std::optional<std::string> library =
+      runtime_library(launch.values["library"].as<std::string>());
+  if (!library) return kExitUsage;
+  std::vector<std::string> extra;
+  if (launch.values.count("extra-preload"))
+    extra = launch.values["extra-preload"].as<std::vector<std::string>>();
+  const std::string preload = preload_value(*library, extra);
+  export_config(*config, overrides);
+
+  std::vector<std::string> argv = {launch.values["mpirun"].as<std::string>(), "-np",
+                                   std::to_string(ranks)};
+  if (static_cast<unsigned>(ranks) > std::thread::hardware_concurrency())
+    argv.push_back("--oversubscribe"); // more ranks than cores: a test or a demo, not a fault
+  argv.insert(argv.end(), {"-x", "LD_PRELOAD=" + preload});
+  for (char **variable = environ; *variable != nullptr; ++variable) {
+    const std::string entry = *variable;
+    const std::string name = entry.substr(0, entry.find('='));
+    if (name.rfind("FLOPLEDGER_", 0) == 0 || name == "PRETRAIN_FLOPS")
+      argv.insert(argv.end(), {"-x", name});
+  }
+  if (launch.values.count("mpirun-arg"))
+    for (const std::string &arg : launch.values["mpirun-arg"].as<std::vector<std::string>>())
+      argv.push_back(arg);
+  argv.insert(argv.end(), launch.command.begin(), launch.command.end());
+
+  g_child = fork();
+  if (g_child < 0) {
+    print_error(std::string("cannot start mpirun: ") + std::strerror(errno));
+    return kExitFailure;
+  }
+  if (g_child == 0) {
+    std::vector<char *> child_argv = to_argv(argv);
+    execvp(child_argv[0], child_argv.data());
+    std::cerr << "flopledger: cannot execute '" << argv[0] << "': " << std::strerror(errno)
+              << " (install Open MPI, or pass --mpirun PATH)\n";
+    _exit(127);
+  }
+  signal(SIGINT, forward_signal);
+  signal(SIGTERM, forward_signal);
+  int status = 0;
+  while (waitpid(g_child, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+  return WEXITSTATUS(status);
+}
+
+int exec_command(const Args &args) {
+  po::options_description options("options");
+  options.add_options()("help,h", "show this help")(
+      "library", po::value<std::string>()->default_value(""),
+      "the runtime to preload")("extra-preload", po::value<std::vector<std::string>>(),
+                                "a library to preload in front of the runtime (repeatable)");
+  add_config_options(options);
+  LaunchOptions launch;
+  int exit_code = 0;
+  if (!parse(args, options, kExecUsage, launch, exit_code)) return exit_code;
+  const auto overrides = config_overrides(launch.values);
+  const std::optional<Config> config = effective_config(overrides);
+  if (!config) return kExitUsage;
+  const std::optional<std::string> library =
+      runtime_library(launch.values["library"].as<std::string>());
+  if (!library) return kExitUsage;
+  std::vector<std::string> extra;
+  if (launch.values.count("extra-preload"))
+    extra = launch.values["extra-preload"].as<std::vector<std::string>>();
+  const std::string preload = preload_value(*library, extra);
+  export_config(*config, overrides);
+  setenv("LD_PRELOAD", preload.c_str(), 1);
+  std::vector<char *> argv = to_argv(launch.command);
+  execvp(argv[0], argv.data());
+  print_error("cannot execute '" + launch.command[0] + "': " + std::strerror(errno));
+  return 127;
+}
+
+} // namespace flopledger::cli

@@ -1,0 +1,22 @@
+// The flopledger command's subcommands. Each takes the arguments after its name and returns the
+// process exit status: 0 success, 1 a failure of what it was asked to do (an unreadable ledger, a
+// job that failed), 2 bad usage or configuration (the message says which value and what was
+// expected).
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace flopledger::cli {
+
+using Args = std::vector<std::string>;
+
+int run_command(const Args &args);    // flopledger run [options] -- CMD [ARGS...]
+int exec_command(const Args &args);   // flopledger exec [options] -- CMD [ARGS...]
+int report_command(const Args &args); // flopledger report FILE [--json]
+int status_command(const Args &args); // flopledger status FILE [--json]
+
+constexpr int kExitFailure = 1;
+constexpr int kExitUsage = 2;
+
+} // namespace flopledger::cli

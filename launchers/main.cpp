@@ -1,0 +1,53 @@
+// flopledger: meter the FLOPs of a fine-tuning job and read its ledger.
+#include <iostream>
+#include <map>
+
+#include "commands.hpp"
+
+namespace {
+
+const char *const kUsage =
+    "usage: flopledger COMMAND [options]\n"
+    "\n"
+    "Commands:\n"
+    "  run     run an MPI job with every rank metered      flopledger run -n 4 -- python train.py\n"
+    "  exec    meter one process started by a launcher     srun --mpi=pmix flopledger exec -- CMD\n"
+    "  report  verdict and totals of a ledger              flopledger report flopledger.h5 "
+    "[--json]\n"
+    "  status  the same while a job is writing the ledger  flopledger status flopledger.h5\n"
+    "\n"
+    "'flopledger COMMAND --help' describes each command. Version " FLOPLEDGER_VERSION ".\n";
+
+} // namespace
+
+int main(int argc, char **argv) {
+  using namespace flopledger::cli;
+  const std::map<std::string, int (*)(const Args &)> commands = {{"run", run_command},
+                                                                 {"exec", exec_command},
+                                                                 {"report", report_command},
+                                                                 {"status", status_command}};
+  if (argc < 2) {
+    std::cerr << kUsage;
+    return kExitUsage;
+  }
+  const std::string name = argv[1];
+  if (name == "--help" || name == "-h" || name == "help") {
+    std::cout << kUsage;
+    return 0;
+  }
+  if (name == "--version") {
+    std::cout << "flopledger " FLOPLEDGER_VERSION "\n";
+    return 0;
+  }
+  const auto command = commands.find(name);
+  if (command == commands.end()) {
+    std::cerr << "flopledger: unknown command '" << name << "'\n\n" << kUsage;
+    return kExitUsage;
+  }
+  try {
+    return command->second(Args(argv + 2, argv + argc));
+  } catch (const std::exception &error) {
+    std::cerr << "flopledger: " << error.what() << '\n';
+    return kExitFailure;
+  }
+}

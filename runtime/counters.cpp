@@ -1,0 +1,136 @@
+#include "counters.hpp"
+
+#include "hook_guard.hpp"
+
+#include <atomic>
+#include <mutex>
+
+namespace flopledger::runtime {
+
+namespace {
+
+struct alignas(64) CounterBlock {
+  std::atomic<std::uint64_t> flops[kSources][kPrecisions][kPhases];
+  std::atomic<std::uint64_t> calls[kSources];
+};
+
+// Threads beyond the pool share the last block through atomic read-modify-write: slower, never
+// lost. 255 private blocks cover the threads that call BLAS in any realistic training process.
+constexpr int kPrivateBlocks = 255;
+constexpr int kSharedBlock = kPrivateBlocks;
+CounterBlock g_blocks[kPrivateBlocks + 1];
+std::atomic<int> g_blocks_claimed{0};
+
+std::atomic<int> g_phase{FLOPLEDGER_PHASE_TRAIN};
+std::atomic<bool> g_enabled{false};
+std::atomic<std::uint64_t> g_steps{0};
+std::atomic<std::uint64_t> g_tokens{0};
+std::atomic<std::uint64_t> g_oversized{0};
+
+__attribute__((tls_model("initial-exec"))) thread_local CounterBlock *t_block = nullptr;
+__attribute__((tls_model("initial-exec"))) thread_local bool t_shared = false;
+
+// What the harvester saw last; guarded by g_harvest_mutex.
+std::mutex g_harvest_mutex;
+struct Seen {
+  std::uint64_t flops[kSources][kPrecisions][kPhases];
+  std::uint64_t calls[kSources];
+};
+Seen g_seen[kPrivateBlocks + 1];
+std::uint64_t g_seen_steps = 0, g_seen_tokens = 0, g_seen_oversized = 0;
+
+CounterBlock *claim_block() {
+  int index = g_blocks_claimed.fetch_add(1, std::memory_order_acq_rel);
+  if (index >= kPrivateBlocks) {
+    g_blocks_claimed.store(kPrivateBlocks, std::memory_order_release);
+    t_shared = true;
+    index = kSharedBlock;
+  }
+  t_block = &g_blocks[index];
+  return t_block;
+}
+
+inline void bump(std::atomic<std::uint64_t> &cell, std::uint64_t amount, bool shared) {
+  if (shared) {
+    cell.fetch_add(amount, std::memory_order_relaxed);
+  } else {
+    // Single writer: a plain load and store, no locked instruction on the hot path.
+    cell.store(cell.load(std::memory_order_relaxed) + amount, std::memory_order_relaxed);
+  }
+}
+
+} // namespace
+
+void count_in_phase(flopledger_source source, flopledger_precision precision, int phase,
+                    std::uint64_t flops) {
+  CounterBlock *block = t_block;
+  if (block == nullptr) block = claim_block();
+  bump(block->flops[source][precision][phase], flops, t_shared);
+  bump(block->calls[source], 1, t_shared);
+}
+
+void count(flopledger_source source, flopledger_precision precision, std::uint64_t flops) {
+  count_in_phase(source, precision, g_phase.load(std::memory_order_relaxed), flops);
+}
+
+int current_phase() {
+  return g_phase.load(std::memory_order_relaxed);
+}
+void set_current_phase(int phase) {
+  g_phase.store(phase, std::memory_order_relaxed);
+}
+
+void count_oversized_call() {
+  g_oversized.fetch_add(1, std::memory_order_relaxed);
+}
+
+std::uint64_t count_step(std::uint64_t tokens) {
+  g_tokens.fetch_add(tokens, std::memory_order_relaxed);
+  return g_steps.fetch_add(1, std::memory_order_relaxed) + 1;
+}
+
+void harvest(RankPeriod &out, std::uint64_t &oversized_calls) {
+  std::lock_guard<std::mutex> lock(g_harvest_mutex);
+  int claimed = g_blocks_claimed.load(std::memory_order_acquire);
+  if (claimed > kPrivateBlocks) claimed = kPrivateBlocks;
+  auto take = [&](int index) {
+    CounterBlock &block = g_blocks[index];
+    Seen &seen = g_seen[index];
+    for (std::size_t s = 0; s < kSources; ++s) {
+      for (std::size_t p = 0; p < kPrecisions; ++p)
+        for (std::size_t f = 0; f < kPhases; ++f) {
+          std::uint64_t now = block.flops[s][p][f].load(std::memory_order_relaxed);
+          out.flops[s][p][f] += now - seen.flops[s][p][f]; // modulo 2^64 by design
+          seen.flops[s][p][f] = now;
+        }
+      std::uint64_t calls = block.calls[s].load(std::memory_order_relaxed);
+      out.calls[s] += calls - seen.calls[s];
+      seen.calls[s] = calls;
+    }
+  };
+  for (int i = 0; i < claimed; ++i)
+    take(i);
+  take(kSharedBlock);
+
+  std::uint64_t steps = g_steps.load(std::memory_order_relaxed);
+  std::uint64_t tokens = g_tokens.load(std::memory_order_relaxed);
+  std::uint64_t oversized = g_oversized.load(std::memory_order_relaxed);
+  out.steps += steps - g_seen_steps;
+  out.tokens += tokens - g_seen_tokens;
+  out.last_step = steps;
+  oversized_calls += oversized - g_seen_oversized;
+  g_seen_steps = steps;
+  g_seen_tokens = tokens;
+  g_seen_oversized = oversized;
+}
+
+bool counting_enabled() {
+  return g_enabled.load(std::memory_order_relaxed);
+}
+void set_counting_enabled(bool enabled) {
+  g_enabled.store(enabled, std::memory_order_relaxed);
+}
+
+thread_local int t_hook_depth = 0;
+
+} // namespace flopledger::runtime

@@ -1,0 +1,42 @@
+// Per-thread counters: the hot path. A thread claims one block from a static pool on its first
+// count and is its only writer, so adding is a relaxed load and store: no lock, no allocation,
+// no syscall. The harvester reads every block's monotonically growing counters and keeps the
+// last values it saw, so a period's delta is exact modulo 2^64 (a cell would have to grow by
+// 2^64 FLOPs between two harvests to be wrong).
+#pragma once
+
+#include <cstdint>
+
+#include "accounting/period.hpp"
+#include "flopledger/tags.h"
+
+namespace flopledger::runtime {
+
+/// Adds `flops` to the calling thread's counters for (source, precision, current phase) and one
+/// call to the source. Async-signal-unsafe only in that it may claim a block on first use.
+void count(flopledger_source source, flopledger_precision precision, std::uint64_t flops);
+/// Same with an explicit phase.
+void count_in_phase(flopledger_source source, flopledger_precision precision, int phase,
+                    std::uint64_t flops);
+
+/// The phase new counts are attributed to (process-wide).
+int current_phase();
+void set_current_phase(int phase);
+
+/// Counts a call whose FLOPs did not fit the 64-bit hot path (more than 2^63 in one call): the
+/// FLOPs are clamped and the event is reported by rank 0 as a gap.
+void count_oversized_call();
+
+/// Adds a finished step with its tokens (called from flopledger_step_end); returns the number of
+/// steps this process has ended so far, this one included.
+std::uint64_t count_step(std::uint64_t tokens);
+
+/// Moves everything counted since the previous harvest into `out` (adds to it). Thread-safe
+/// with respect to counting threads and other harvesters.
+void harvest(RankPeriod &out, std::uint64_t &oversized_calls);
+
+/// Whether counting is on in this process (off before init, in forked children, when disabled).
+bool counting_enabled();
+void set_counting_enabled(bool enabled);
+
+} // namespace flopledger::runtime

@@ -1,0 +1,57 @@
+// The reducer: a per-rank thread that owns the duplicated communicator and runs numbered rounds.
+// A round: take one period (a step cut queued by flopledger_step_end, or everything counted since
+// the last round when S seconds passed), reduce it to rank 0 with a non-blocking MPI_Ireduce,
+// let rank 0 decide, receive rank 0's decision with MPI_Ibcast, and (rank 0) append the row to
+// the trace. Every rank runs the same sequence of rounds; a rank that has finished keeps joining
+// rounds with nothing to add until every rank has finished, so no rank can hang another. The
+// training threads never wait on a round: they only queue cuts.
+#pragma once
+
+#include <mpi.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "accounting/config.hpp"
+#include "flopledger/flopledger.h"
+
+namespace flopledger::runtime {
+
+/// How ranks talk: an MPI communicator, or nothing (a single process without a launcher).
+struct Transport {
+  bool use_mpi = false;
+  MPI_Comm comm = MPI_COMM_NULL; ///< duplicated from MPI_COMM_WORLD at init; owned by the meter
+  int rank = 0;
+  int size = 1;
+  bool threaded = true; ///< MPI_THREAD_MULTIPLE available: rounds run on the meter thread
+};
+
+/// Identity of this job, known at start (rank 0 writes it as the segment).
+struct JobIdentity {
+  std::string job_id;
+  std::string launcher;
+  std::string hosts; ///< distinct host names, rank 0's first, comma-separated
+};
+
+/// Starts metering. Rank 0 opens the ledger (failures are reported and metering goes on without
+/// a file). Returns false only when it could not start at all.
+bool meter_start(const Config &config, const Transport &transport, const JobIdentity &identity);
+
+/// Whether meter_start succeeded and meter_finish has not run.
+bool meter_running();
+
+/// Queues a step cut (called from flopledger_step_end after the step was counted).
+void meter_step_cut();
+
+/// Ends metering. `exit_status` 0: a normal end; the remaining rounds run to completion with every
+/// rank. Non-zero: this process is exiting with an error; it hands over what it has if the other
+/// ranks join within the configured EXIT_TIMEOUT, then gives up (the job is ending anyway).
+/// Returns true when the meter finished its rounds (the communicator was freed).
+bool meter_finish(int exit_status);
+
+/// The state as of the last completed round; false before the first.
+bool meter_state(flopledger_state &out);
+
+} // namespace flopledger::runtime
