@@ -1,0 +1,364 @@
+#include "io/report.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <sstream>
+
+#include "io/json.hpp"
+
+namespace flopledger::io {
+
+namespace {
+
+constexpr const char *kCountedDescription =
+    "FLOPs of hooked BLAS/cuBLAS calls and API-reported FLOPs, exact";
+
+template <std::size_t N> bool add_all(u128 (&totals)[N], const u128 (&values)[N]) {
+  for (std::size_t i = 0; i < N; ++i)
+    if (!checked_add(totals[i], values[i], totals[i])) return false;
+  return true;
+}
+
+std::string known_rule_sets() {
+  std::string out;
+  for (const RuleSet &r : rule_sets()) {
+    if (!out.empty()) out += ", ";
+    out += r.name;
+  }
+  return out;
+}
+
+/// "clean", "error", or "not_closed": a segment still marked running when the trace is read
+/// afterwards was not closed cleanly (the job was killed, or is still running).
+const char *segment_state_name(std::uint8_t state) {
+  switch (state) {
+  case FLOPLEDGER_SEGMENT_CLEAN:
+    return "clean";
+  case FLOPLEDGER_SEGMENT_ERROR:
+    return "error";
+  default:
+    return "not_closed";
+  }
+}
+
+std::string iso_utc(double unix_seconds) {
+  if (!(unix_seconds > 0)) return "";
+  const auto t = static_cast<std::time_t>(unix_seconds);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+std::string duration_text(double seconds) {
+  if (!(seconds >= 0)) return "?";
+  const auto total = static_cast<std::uint64_t>(std::llround(seconds));
+  const std::uint64_t h = total / 3600, m = total / 60 % 60, s = total % 60;
+  char buf[48];
+  if (h > 0)
+    std::snprintf(buf, sizeof buf, "%lluh %02llum %02llus", static_cast<unsigned long long>(h),
+                  static_cast<unsigned long long>(m), static_cast<unsigned long long>(s));
+  else if (m > 0)
+    std::snprintf(buf, sizeof buf, "%llum %02llus", static_cast<unsigned long long>(m),
+                  static_cast<unsigned long long>(s));
+  else
+    std::snprintf(buf, sizeof buf, "%llus", static_cast<unsigned long long>(s));
+  return buf;
+}
+
+/// `fraction` x 100 with three significant digits and a '%': "12.3%", "0.00123%", "12300%".
+std::string percent3(double fraction) {
+  const double v = fraction * 100.0;
+  if (!std::isfinite(v)) return "?";
+  if (v == 0) return "0%";
+  // %.2e rounds to three significant digits and tells the decimal exponent after rounding.
+  char sci[32];
+  std::snprintf(sci, sizeof sci, "%.2e", v);
+  const int exponent = std::atoi(std::strchr(sci, 'e') + 1);
+  char buf[64];
+  if (exponent <= 2) {
+    std::snprintf(buf, sizeof buf, "%.*f%%", 2 - exponent, v);
+  } else {
+    const double scale = std::pow(10.0, exponent - 2);
+    std::snprintf(buf, sizeof buf, "%.0f%%", std::round(v / scale) * scale);
+  }
+  return buf;
+}
+
+/// "3.3e22 (33333333333333333333333 FLOP)".
+std::string flops_text(u128 value) {
+  return to_sci2(value) + " (" + to_decimal(value) + " FLOP)";
+}
+
+/// The time of the last step row a segment wrote, or 0.
+double last_row_time(const TraceContents &trace, const Segment &segment) {
+  double last = 0;
+  for (const StepRow &row : trace.rows)
+    if (row.segment == segment.id) last = std::max(last, row.t_end);
+  return last;
+}
+
+template <std::size_t N>
+void json_flops_map(JsonWriter &json, std::string_view name,
+                    const std::array<std::string_view, N> &names, const u128 (&values)[N]) {
+  json.key(name).begin_object();
+  for (std::size_t i = 0; i < N; ++i)
+    json.field(names[i], to_decimal(values[i]));
+  json.end_object();
+}
+
+void json_segments(JsonWriter &json, const TraceContents &trace) {
+  json.key("segments").begin_array();
+  for (const Segment &s : trace.segments) {
+    json.begin_object()
+        .field("id", s.id)
+        .field("job_id", s.job_id)
+        .field("launcher", s.launcher)
+        .field("hosts", s.hosts)
+        .field("world_size", s.world_size)
+        .field("start", s.start)
+        .field("start_utc", iso_utc(s.start));
+    if (s.state == FLOPLEDGER_SEGMENT_RUNNING) {
+      json.key("end").null().key("end_utc").null();
+    } else {
+      json.field("end", s.end).field("end_utc", iso_utc(s.end));
+    }
+    const double last = last_row_time(trace, s);
+    json.field("state", segment_state_name(s.state))
+        .field("exit_status", s.exit_status)
+        .field("first_row", s.first_row)
+        .field("rows", s.rows);
+    if (last > 0)
+      json.field("last_row_time", last);
+    else
+      json.key("last_row_time").null();
+    json.end_object();
+  }
+  json.end_array();
+}
+
+void json_events(JsonWriter &json, const TraceContents &trace) {
+  json.key("events").begin_array();
+  for (const Event &e : trace.events)
+    json.begin_object()
+        .field("row", e.row)
+        .field("time", e.time)
+        .field("time_utc", iso_utc(e.time))
+        .field("kind", e.kind)
+        .field("detail", e.detail)
+        .end_object();
+  json.end_array();
+}
+
+std::string phases_counted_text(const RuleSet &rules) {
+  std::string out;
+  for (std::size_t i = 0; i < kPhases; ++i) {
+    if (!rules.phase_counts[i]) continue;
+    if (!out.empty()) out += ", ";
+    out += kPhaseNames[i];
+  }
+  return out.empty() ? "none" : out;
+}
+
+std::string verdict_summary(const Verdict &verdict) {
+  switch (verdict.status) {
+  case Status::DownstreamUser:
+    return "the modification compute is not greater than the threshold: you remain a "
+           "downstream user of the original model";
+  case Status::Provider:
+    return "the modification compute is greater than the threshold: you are the provider of "
+           "the modified general-purpose AI model";
+  case Status::ProviderSystemicRisk:
+    return "you are the provider of the modified model, a general-purpose AI model with "
+           "systemic risk: notify the Commission without delay and within two weeks "
+           "(Art. 52(1))";
+  }
+  return "";
+}
+
+/// "  fp32          1.2e21 (1200000000000000000000 FLOP)" per non-zero entry, then one line for
+/// the zero ones.
+template <std::size_t N>
+void text_table(std::ostringstream &out, const char *title, const char *plural,
+                const std::array<std::string_view, N> &names, const u128 (&values)[N]) {
+  out << title << ":\n";
+  std::size_t zeros = 0;
+  for (std::size_t i = 0; i < N; ++i) {
+    if (values[i] == 0) {
+      ++zeros;
+      continue;
+    }
+    std::string name(names[i]);
+    name.resize(std::max<std::size_t>(name.size(), 16), ' ');
+    out << "  " << name << flops_text(values[i]) << "\n";
+  }
+  if (zeros == N)
+    out << "  (all " << plural << ": 0)\n";
+  else if (zeros > 0)
+    out << "  (all other " << plural << ": 0)\n";
+}
+
+void text_segments(std::ostringstream &out, const TraceContents &trace) {
+  out << "Segments: " << trace.segments.size() << "\n";
+  for (const Segment &s : trace.segments) {
+    out << "  #" << s.id << " " << segment_state_name(s.state);
+    if (s.state == FLOPLEDGER_SEGMENT_ERROR) out << " (exit status " << s.exit_status << ")";
+    out << ": job " << (s.job_id.empty() ? "-" : s.job_id) << " via "
+        << (s.launcher.empty() ? "-" : s.launcher) << ", " << s.world_size << " ranks on "
+        << (s.hosts.empty() ? "-" : s.hosts) << ", started " << iso_utc(s.start);
+    if (s.state == FLOPLEDGER_SEGMENT_RUNNING) {
+      const double last = last_row_time(trace, s);
+      out << ", not closed cleanly";
+      if (last > 0) out << " (last row at " << iso_utc(last) << ")";
+    } else {
+      out << ", ran " << duration_text(s.end - s.start);
+    }
+    out << ", " << s.rows << " rows\n";
+  }
+}
+
+void text_events(std::ostringstream &out, const TraceContents &trace) {
+  out << "Events: " << trace.events.size() << "\n";
+  for (const Event &e : trace.events) {
+    out << "  " << iso_utc(e.time) << "  row " << e.row << "  " << e.kind;
+    if (!e.detail.empty()) out << ": " << e.detail;
+    out << "\n";
+  }
+}
+
+} // namespace
+
+bool make_report(const TraceContents &trace, Report &out, std::string &error) {
+  out = Report{};
+  out.trace = &trace;
+  out.rules = find_rule_set(trace.header.rule_set);
+  if (out.rules == nullptr) {
+    error = "the trace uses rule set '" + trace.header.rule_set +
+            "', which this flopledger does not know (known: " + known_rule_sets() + ")";
+    return false;
+  }
+  for (const StepRow &row : trace.rows) {
+    if (!add_all(out.by_precision, row.by_precision) || !add_all(out.by_phase, row.by_phase) ||
+        !add_all(out.by_source, row.by_source) ||
+        !checked_add(out.tokens, row.period.tokens, out.tokens)) {
+      error = "the sum of the rows overflows 128 bits at row " + std::to_string(row.row);
+      return false;
+    }
+    out.steps = std::max(out.steps, row.period.step_last);
+  }
+  for (std::size_t i = 0; i < kPrecisions; ++i)
+    out.counted_flops += out.by_precision[i];
+  for (std::size_t i = 0; i < kPhases; ++i)
+    if (out.rules->phase_counts[i]) out.modification_flops += out.by_phase[i];
+  for (const Segment &s : trace.segments)
+    out.ranks = std::max(out.ranks, s.world_size);
+  out.verdict = evaluate(out.modification_flops, trace.header.original, *out.rules);
+  if (!trace.rows.empty()) {
+    const StepRow &last = trace.rows.back();
+    out.totals_match_rows = last.cumulative_counted == out.counted_flops &&
+                            last.cumulative_modification == out.modification_flops;
+  }
+  return true;
+}
+
+std::string report_json(const Report &report) {
+  static const TraceContents kEmpty;
+  const TraceContents &trace = report.trace != nullptr ? *report.trace : kEmpty;
+  const TraceHeader &h = trace.header;
+  const Verdict &v = report.verdict;
+  JsonWriter json(2);
+  json.begin_object()
+      .field("format_version",
+             std::to_string(h.format_major) + "." + std::to_string(h.format_minor))
+      .field("writer_version", h.writer_version)
+      .field("created_utc", h.created_utc)
+      .field("base_model", h.base_model)
+      .field("original_flops",
+             h.original.compute_known ? to_decimal(h.original.training_flops) : "unknown")
+      .field("original_systemic_risk", h.original.systemic_risk)
+      .field("rule_set", h.rule_set);
+  if (report.rules != nullptr)
+    json.field("rule_set_title", report.rules->title)
+        .field("rule_set_citation", report.rules->citation);
+  json.field("status", status_name(v.status))
+      .field("rule", v.rule)
+      .field("reasoning", v.reasoning)
+      .field("threshold_flops", to_decimal(v.threshold_flops))
+      .field("modification_flops", to_decimal(report.modification_flops))
+      .field("modification_flops_2sf", to_sci2(report.modification_flops))
+      .field("fraction_of_threshold", v.fraction_of_threshold)
+      .field("notify_commission", v.notify_commission)
+      .field("cumulative_over_systemic_presumption", v.cumulative_over_systemic_presumption);
+  json.key("phases_counted").begin_array();
+  for (std::size_t i = 0; i < kPhases; ++i)
+    if (report.rules != nullptr && report.rules->phase_counts[i]) json.value(kPhaseNames[i]);
+  json.end_array();
+  json.field("counted_flops", to_decimal(report.counted_flops));
+  json_flops_map(json, "counted_flops_by_precision", kPrecisionNames, report.by_precision);
+  json_flops_map(json, "counted_flops_by_phase", kPhaseNames, report.by_phase);
+  json_flops_map(json, "counted_flops_by_source", kSourceNames, report.by_source);
+  json.field("method", "counted");
+  json.key("methods").begin_object().key("counted").begin_object();
+  json.field("flops", to_decimal(report.counted_flops))
+      .field("modification_flops", to_decimal(report.modification_flops))
+      .field("description", kCountedDescription)
+      .end_object()
+      .end_object();
+  json.field("tokens", to_decimal(report.tokens))
+      .field("steps", report.steps)
+      .field("ranks", report.ranks)
+      .field("rows", static_cast<std::uint64_t>(trace.rows.size()))
+      .field("totals_match_rows", report.totals_match_rows);
+  json_segments(json, trace);
+  json_events(json, trace);
+  json.end_object();
+  return json.str() + "\n";
+}
+
+std::string report_text(const Report &report) {
+  static const TraceContents kEmpty;
+  const TraceContents &trace = report.trace != nullptr ? *report.trace : kEmpty;
+  const TraceHeader &h = trace.header;
+  const Verdict &v = report.verdict;
+  std::ostringstream out;
+  out << "Status: " << status_name(v.status) << " — " << verdict_summary(v) << "\n\n";
+  out << "Modification FLOPs:    " << flops_text(report.modification_flops) << "\n";
+  out << "  phases counted:      "
+      << (report.rules != nullptr ? phases_counted_text(*report.rules) : "?") << "\n";
+  out << "Counted FLOPs:         " << flops_text(report.counted_flops) << " (every phase)\n";
+  out << "Threshold:             " << flops_text(v.threshold_flops) << "\n";
+  out << "Fraction of threshold: " << percent3(v.fraction_of_threshold) << "\n";
+  out << "Notify Commission:     " << (v.notify_commission ? "yes" : "no") << "\n";
+  out << "Original model:        " << (h.base_model.empty() ? "(not named)" : h.base_model)
+      << ", training compute "
+      << (h.original.compute_known ? flops_text(h.original.training_flops) : "unknown")
+      << ", systemic risk " << (h.original.systemic_risk ? "yes" : "no") << "\n";
+  out << "Rule set:              " << h.rule_set;
+  if (report.rules != nullptr) out << " — " << report.rules->title;
+  out << "\n";
+  out << "Rule:                  " << v.rule << "\n";
+  out << "Reasoning:             " << v.reasoning << "\n";
+  out << "Method:                counted — " << kCountedDescription << "\n";
+  if (!report.totals_match_rows)
+    out << "WARNING: the stored cumulative totals of the last row differ from the sum of the "
+           "rows; run `flopledger verify`\n";
+  out << "\n";
+  text_table(out, "FLOPs by precision", "precisions", kPrecisionNames, report.by_precision);
+  text_table(out, "FLOPs by phase", "phases", kPhaseNames, report.by_phase);
+  text_table(out, "FLOPs by source", "sources", kSourceNames, report.by_source);
+  out << "\n";
+  out << "Steps: " << report.steps << "   Tokens: " << to_decimal(report.tokens)
+      << "   Ranks: " << report.ranks << "   Rows: " << trace.rows.size() << "\n";
+  out << "Trace format " << h.format_major << "." << h.format_minor << ", written by flopledger "
+      << h.writer_version << ", created " << h.created_utc << "\n\n";
+  text_segments(out, trace);
+  text_events(out, trace);
+  return out.str();
+}
+
+} // namespace flopledger::io
