@@ -118,7 +118,9 @@ std::optional<std::string> apply_original_flops(const std::string &value, Config
   }
   const ParsedFlops parsed = parse_flops(value);
   if (!parsed.ok)
-    return "expected a non-negative FLOP count such as 3.4e22, or unknown (" + parsed.error + ")";
+    return "expected a positive FLOP count such as 3.4e22, or unknown (" + parsed.error + ")";
+  // A model trained with no compute does not exist; 0 would make every modification a provider.
+  if (parsed.value == 0) return "expected a positive FLOP count such as 3.4e22, or unknown";
   config.original.compute_known = true;
   config.original.training_flops = parsed.value;
   return std::nullopt;

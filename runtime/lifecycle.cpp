@@ -242,11 +242,11 @@ void flopledger_constructor() {
   std::lock_guard<std::mutex> lock(g_mutex);
   load_configuration(launcher_rank());
   if (!g_config.enabled) return;
+  if (pass_through_executable()) return; // the real program below it will meter the rank
   if (!launcher_present()) {
     begin_local();
     return;
   }
-  if (pass_through_executable()) return; // the real program below it will meter the rank
   int provided = 0;
   if (PMPI_Init_thread(nullptr, nullptr, MPI_THREAD_MULTIPLE, &provided) != MPI_SUCCESS) {
     log_line("cannot initialise MPI; metering is off for this process");

@@ -1,7 +1,11 @@
 #include "resolve.hpp"
 
 #include <dlfcn.h>
+#include <limits.h>
 #include <link.h>
+
+#include <cstdlib>
+#include <cstring>
 
 #include <string>
 #include <vector>
@@ -17,6 +21,28 @@ const void *own_base() {
     return info.dli_fbase;
   }();
   return base;
+}
+
+// Libraries preloaded with the runtime (LD_PRELOAD) are interposers like the runtime itself: their
+// definition of a hooked symbol forwards to the next definition, which may be this runtime, so
+// choosing them would recurse.
+bool is_preloaded(const std::string &object) {
+  const char *preload = std::getenv("LD_PRELOAD");
+  if (preload == nullptr) return false;
+  char resolved_object[PATH_MAX];
+  if (realpath(object.c_str(), resolved_object) == nullptr) return false;
+  const std::string list = preload;
+  for (std::string::size_type start = 0; start <= list.size();) {
+    std::string::size_type end = list.find_first_of(": ", start);
+    if (end == std::string::npos) end = list.size();
+    const std::string entry = list.substr(start, end - start);
+    char resolved_entry[PATH_MAX];
+    if (!entry.empty() && realpath(entry.c_str(), resolved_entry) != nullptr &&
+        std::strcmp(resolved_entry, resolved_object) == 0)
+      return true;
+    start = end + 1;
+  }
+  return false;
 }
 
 int collect_object_name(struct dl_phdr_info *info, size_t, void *data) {
@@ -46,6 +72,7 @@ void *resolve_real_symbol(const char *name, const char *version) {
   std::vector<std::string> names;
   dl_iterate_phdr(collect_object_name, &names);
   for (const std::string &object : names) {
+    if (is_preloaded(object)) continue;
     void *handle = dlopen(object.c_str(), RTLD_LAZY | RTLD_NOLOAD);
     if (handle == nullptr) continue;
     void *symbol = lookup(handle, name, version);

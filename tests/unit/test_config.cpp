@@ -164,13 +164,15 @@ TEST_CASE("ORIGINAL_FLOPS") {
   CHECK(unknown.original.training_flops == 0);
 
   CHECK(only_error({{"FLOPLEDGER_ORIGINAL_FLOPS", "1e400"}}) ==
-        "FLOPLEDGER_ORIGINAL_FLOPS='1e400': expected a non-negative FLOP count such as 3.4e22, or "
+        "FLOPLEDGER_ORIGINAL_FLOPS='1e400': expected a positive FLOP count such as 3.4e22, or "
         "unknown ('1e400' is greater than 2^128-1 (about 3.4e38))");
   CHECK(starts_with(only_error({{"FLOPLEDGER_ORIGINAL_FLOPS", "abc"}}),
-                    "FLOPLEDGER_ORIGINAL_FLOPS='abc': expected a non-negative FLOP count"));
+                    "FLOPLEDGER_ORIGINAL_FLOPS='abc': expected a positive FLOP count"));
   CHECK(starts_with(only_error({{"FLOPLEDGER_ORIGINAL_FLOPS", "-5"}}),
-                    "FLOPLEDGER_ORIGINAL_FLOPS='-5': expected a non-negative FLOP count"));
+                    "FLOPLEDGER_ORIGINAL_FLOPS='-5': expected a positive FLOP count"));
   CHECK(contains(only_error({{"FLOPLEDGER_ORIGINAL_FLOPS", "2.5"}}), "not a whole number"));
+  CHECK(only_error({{"FLOPLEDGER_ORIGINAL_FLOPS", "0"}}) ==
+        "FLOPLEDGER_ORIGINAL_FLOPS='0': expected a positive FLOP count such as 3.4e22, or unknown");
   CHECK(contains(only_error({{"FLOPLEDGER_ORIGINAL_FLOPS", "Unknown"}}), "'Unknown'"));
   CHECK(contains(only_error({{"FLOPLEDGER_ORIGINAL_FLOPS", ""}}), "empty"));
 }
@@ -191,7 +193,7 @@ TEST_CASE("PRETRAIN_FLOPS is an alias of ORIGINAL_FLOPS, from the environment on
   CHECK(contains(only_error({{"PRETRAIN_FLOPS", "unknown"}, {"FLOPLEDGER_ORIGINAL_FLOPS", "1e23"}}),
                  "disagree"));
   CHECK(starts_with(only_error({{"PRETRAIN_FLOPS", "-5"}}),
-                    "PRETRAIN_FLOPS='-5': expected a non-negative FLOP count such as 3.4e22"));
+                    "PRETRAIN_FLOPS='-5': expected a positive FLOP count such as 3.4e22"));
   CHECK(contains(only_error({{"PRETRAIN_FLOPS", "-5"}}), "sign"));
   // A bad value in either is reported under its own name, not as a disagreement.
   CHECK(starts_with(only_error({{"PRETRAIN_FLOPS", "abc"}, {"FLOPLEDGER_ORIGINAL_FLOPS", "1e23"}}),
@@ -398,8 +400,7 @@ TEST_CASE("config file errors name the file and the line, and are all reported")
   CHECK(messages[5] == at + "7: 'config' cannot be set in a config file; use FLOPLEDGER_CONFIG");
   CHECK(starts_with(messages[6], at + "8: unknown key 'pretrain_flops'"));
   CHECK(messages[7] == at + "9: ledger has an unclosed quote or text after the closing quote");
-  CHECK(
-      starts_with(messages[8], at + "10: original_flops='-5': expected a non-negative FLOP count"));
+  CHECK(starts_with(messages[8], at + "10: original_flops='-5': expected a positive FLOP count"));
 }
 
 TEST_CASE("a config file that cannot be read is an error naming the path") {
