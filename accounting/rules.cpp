@@ -1,6 +1,7 @@
 #include "accounting/rules.hpp"
 
 #include <charconv>
+#include <cstdio>
 #include <limits>
 
 namespace flopledger {
@@ -111,9 +112,9 @@ double display_fraction(u128 modification, u128 base, const RuleSet &rules) {
 
 std::string percent(double fraction) {
   char buffer[64];
-  const auto result =
-      std::to_chars(buffer, buffer + sizeof buffer, fraction * 100, std::chars_format::fixed, 1);
-  return std::string(buffer, result.ptr) + "%";
+  // Three significant figures, so that a small fraction never reads as "0.0%".
+  std::snprintf(buffer, sizeof buffer, "%.3g%%", fraction * 100);
+  return buffer;
 }
 
 // What evaluate() established, for the sentence that explains it.

@@ -29,6 +29,6 @@ echo "== metered fine-tuning job: $ranks ranks, PyTorch $(/usr/bin/python3 -c 'i
 echo
 cat "$out/report.txt"
 echo
-echo "== verdict: $(/usr/bin/python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print(r["status"], "-", r["counted_flops"], "FLOP counted,", "%.3g%%" % (100*r["fraction_of_threshold"]), "of the threshold", r["threshold_flops"])' "$out/report.json")"
+echo "== verdict: $(/usr/bin/python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print("%s: %s FLOP toward the threshold of %s FLOP (%.3g%%; rule set %s, rule %s); %s FLOP counted in all phases" % (r["status"], r["modification_flops"], r["threshold_flops"], 100*r["fraction_of_threshold"], r["rule_set"], r["rule"], r["counted_flops"]))' "$out/report.json")"
 echo "== ledger (HDF5 trace): $out/flopledger.h5"
 echo "== reports:             $out/report.txt  $out/report.json"

@@ -120,6 +120,7 @@ private:
   u128 cumulative_counted_ = 0, cumulative_modification_ = 0;
   double period_start_ = unix_now();
   double last_print_ = 0;
+  std::uint64_t printed_reductions_ = ~std::uint64_t{0};
   std::uint64_t reductions_ = 0;
   std::uint64_t last_step_ = 0;
   bool rank_left_ = false;
@@ -360,8 +361,10 @@ void Meter::record_round(const Control &control) {
 void Meter::print_live(const Control &control, bool force) {
   if (config_.quiet) return;
   const double now = unix_now();
-  if (!force && now - last_print_ < 1.0) return; // at most one line a second
+  if (!force && now - last_print_ < 1.0) return;           // at most one line a second
+  if (force && printed_reductions_ == reductions_) return; // the last line is still current
   last_print_ = now;
+  printed_reductions_ = reductions_;
   log_line("step %llu | counted %s FLOP | toward threshold %s FLOP = %.3g%% of %s | %s",
            static_cast<unsigned long long>(control.last_step), to_sci2(cumulative_counted_).c_str(),
            to_sci2(cumulative_modification_).c_str(), verdict_.fraction_of_threshold * 100.0,

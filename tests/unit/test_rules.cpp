@@ -203,7 +203,7 @@ TEST_CASE("evaluate: the reasoning reads as a sentence with both figures") {
 
   const Verdict below = evaluate(e(22), unknown(), default_rule_set());
   INFO(below.reasoning);
-  CHECK(contains(below.reasoning, "not greater than the threshold (30.0% of it)"));
+  CHECK(contains(below.reasoning, "not greater than the threshold (30% of it)"));
   CHECK(contains(below.reasoning, "remains a downstream user"));
   CHECK(contains(below.reasoning, "1/3 of the default 1.0e23 FLOP"));
   CHECK_FALSE(contains(below.reasoning, "Commission"));
