@@ -66,6 +66,30 @@ std::string preload_value(const std::string &library, const std::vector<std::str
   return value;
 }
 
+// Validates the configuration (flags over environment over file), finds the runtime and exports
+// what the ranks need. Returns the LD_PRELOAD value, or nullopt after printing why not.
+std::optional<std::string> prepare_preload(const po::variables_map &values) {
+  const auto overrides = config_overrides(values);
+  const std::optional<Config> config = effective_config(overrides);
+  if (!config) return std::nullopt;
+  const std::optional<std::string> library = runtime_library(values["library"].as<std::string>());
+  if (!library) return std::nullopt;
+  std::vector<std::string> extra;
+  if (values.count("extra-preload")) extra = values["extra-preload"].as<std::vector<std::string>>();
+  export_config(*config, overrides);
+  return preload_value(*library, extra);
+}
+
+// The options `run` and `exec` share.
+void add_launch_options(po::options_description &options) {
+  options.add_options()("help,h", "show this help")(
+      "library", po::value<std::string>()->default_value(""),
+      "the runtime to preload (default: the one installed with this command)")(
+      "extra-preload", po::value<std::vector<std::string>>(),
+      "a library to preload in front of the runtime (repeatable; for tools and tests)");
+  add_config_options(options);
+}
+
 struct LaunchOptions {
   po::variables_map values;
   std::vector<std::string> command;
@@ -103,16 +127,11 @@ bool parse(const Args &args, po::options_description &options, const char *usage
 
 int run_command(const Args &args) {
   po::options_description options("options");
-  options.add_options()("help,h", "show this help")("np,n", po::value<int>()->default_value(1),
-                                                    "number of ranks")(
+  options.add_options()("np,n", po::value<int>()->default_value(1), "number of ranks")(
       "mpirun", po::value<std::string>()->default_value("mpirun"), "the mpirun to use")(
       "mpirun-arg", po::value<std::vector<std::string>>(),
-      "an extra argument for mpirun (repeatable), e.g. --mpirun-arg=--bind-to=none")(
-      "library", po::value<std::string>()->default_value(""),
-      "the runtime to preload (default: the one installed with this command)")(
-      "extra-preload", po::value<std::vector<std::string>>(),
-      "a library to preload in front of the runtime (repeatable; for tools and tests)");
-  add_config_options(options);
+      "an extra argument for mpirun (repeatable), e.g. --mpirun-arg=--bind-to=none");
+  add_launch_options(options);
   LaunchOptions launch;
   int exit_code = 0;
   if (!parse(args, options, kRunUsage, launch, exit_code)) return exit_code;
@@ -121,23 +140,14 @@ int run_command(const Args &args) {
     print_error("-n '" + std::to_string(ranks) + "': expected a number of ranks from 1 to 1000000");
     return kExitUsage;
   }
-  const auto overrides = config_overrides(launch.values);
-  const std::optional<Config> config = effective_config(overrides);
-  if (!config) return kExitUsage;
-  const std::optional<std::string> library =
-      runtime_library(launch.values["library"].as<std::string>());
-  if (!library) return kExitUsage;
-  std::vector<std::string> extra;
-  if (launch.values.count("extra-preload"))
-    extra = launch.values["extra-preload"].as<std::vector<std::string>>();
-  const std::string preload = preload_value(*library, extra);
-  export_config(*config, overrides);
+  const std::optional<std::string> preload = prepare_preload(launch.values);
+  if (!preload) return kExitUsage;
 
   std::vector<std::string> argv = {launch.values["mpirun"].as<std::string>(), "-np",
                                    std::to_string(ranks)};
   if (static_cast<unsigned>(ranks) > std::thread::hardware_concurrency())
     argv.push_back("--oversubscribe"); // more ranks than cores: a test or a demo, not a fault
-  argv.insert(argv.end(), {"-x", "LD_PRELOAD=" + preload});
+  argv.insert(argv.end(), {"-x", "LD_PRELOAD=" + *preload});
   for (char **variable = environ; *variable != nullptr; ++variable) {
     const std::string entry = *variable;
     const std::string name = entry.substr(0, entry.find('='));
@@ -172,26 +182,13 @@ int run_command(const Args &args) {
 
 int exec_command(const Args &args) {
   po::options_description options("options");
-  options.add_options()("help,h", "show this help")(
-      "library", po::value<std::string>()->default_value(""),
-      "the runtime to preload")("extra-preload", po::value<std::vector<std::string>>(),
-                                "a library to preload in front of the runtime (repeatable)");
-  add_config_options(options);
+  add_launch_options(options);
   LaunchOptions launch;
   int exit_code = 0;
   if (!parse(args, options, kExecUsage, launch, exit_code)) return exit_code;
-  const auto overrides = config_overrides(launch.values);
-  const std::optional<Config> config = effective_config(overrides);
-  if (!config) return kExitUsage;
-  const std::optional<std::string> library =
-      runtime_library(launch.values["library"].as<std::string>());
-  if (!library) return kExitUsage;
-  std::vector<std::string> extra;
-  if (launch.values.count("extra-preload"))
-    extra = launch.values["extra-preload"].as<std::vector<std::string>>();
-  const std::string preload = preload_value(*library, extra);
-  export_config(*config, overrides);
-  setenv("LD_PRELOAD", preload.c_str(), 1);
+  const std::optional<std::string> preload = prepare_preload(launch.values);
+  if (!preload) return kExitUsage;
+  setenv("LD_PRELOAD", preload->c_str(), 1);
   std::vector<char *> argv = to_argv(launch.command);
   execvp(argv[0], argv.data());
   print_error("cannot execute '" + launch.command[0] + "': " + std::strerror(errno));

@@ -1,17 +1,13 @@
 #include <doctest/doctest.h>
 
+#include "u128_printer.hpp"
+
 #include <cstdint>
 #include <limits>
 
 #include "accounting/gemm.hpp"
 
 using namespace flopledger;
-
-namespace doctest {
-template <> struct StringMaker<unsigned __int128> {
-  static String convert(unsigned __int128 value) { return to_decimal(value).c_str(); }
-};
-} // namespace doctest
 
 namespace {
 

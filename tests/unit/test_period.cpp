@@ -1,5 +1,7 @@
 #include <doctest/doctest.h>
 
+#include "u128_printer.hpp"
+
 #include <algorithm>
 #include <cstring>
 #include <limits>
@@ -8,12 +10,6 @@
 #include "accounting/period.hpp"
 
 using namespace flopledger;
-
-namespace doctest {
-template <> struct StringMaker<unsigned __int128> {
-  static String convert(unsigned __int128 value) { return to_decimal(value).c_str(); }
-};
-} // namespace doctest
 
 namespace {
 

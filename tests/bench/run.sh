@@ -1,0 +1,186 @@
+#!/usr/bin/env bash
+# Hook-cost benchmark: what libflopledger.so adds to one hooked BLAS call.
+#
+#   bash tests/bench/run.sh [--short] [--reps R] [--calls N] [--no-callgrind]
+#
+# Builds tests/bench/hook_cost.c into a temporary directory and runs it R times (default 7)
+# interleaved: unmetered, metered (LD_PRELOAD=<build>/libflopledger.so), unmetered, metered, ...
+# so that drift in the machine's speed hits both sides alike. Prints, per case, the median
+# ns/call of each side with its spread (min..max over the repetitions), the added ns per hooked
+# call (median metered - median unmetered) and the ratio metered/unmetered.
+# Unless --short or --no-callgrind, and when valgrind is installed, it then counts instructions
+# with callgrind at two call counts (20000 and 40000) on each side: the slope
+# (Ir(40000) - Ir(20000)) / 20000 is the per-call cost with the runtime's start-up and shutdown
+# (which are in every metered run) cancelled out.
+# --short: 2 repetitions of 20000 calls and no callgrind (a CI smoke run, a few seconds).
+# It never asserts timings: exit 0 when everything ran, non-zero (with a message) otherwise.
+# The build directory is build/ or $FLOPLEDGER_BUILD_DIR; OpenBLAS runs with
+# OPENBLAS_NUM_THREADS=1 unless set (the calls are far too small to be threaded anyway).
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+build="${FLOPLEDGER_BUILD_DIR:-$root/build}"
+python=/usr/bin/python3
+
+fail() {
+  echo "tests/bench/run.sh: $*" >&2
+  exit 1
+}
+
+reps=7
+calls=200000
+callgrind=1
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --short)
+      reps=2
+      calls=20000
+      callgrind=0
+      ;;
+    --reps)
+      [ $# -ge 2 ] || fail "--reps needs a value"
+      reps="$2"
+      shift
+      ;;
+    --calls)
+      [ $# -ge 2 ] || fail "--calls needs a value"
+      calls="$2"
+      shift
+      ;;
+    --no-callgrind) callgrind=0 ;;
+    -h | --help)
+      sed -n '2,19p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+      exit 0
+      ;;
+    *) fail "unknown argument '$1' (try --help)" ;;
+  esac
+  shift
+done
+[[ "$reps" =~ ^[1-9][0-9]*$ ]] || fail "--reps must be a positive integer, got '$reps'"
+[[ "$calls" =~ ^[1-9][0-9]*$ ]] || fail "--calls must be a positive integer, got '$calls'"
+
+lib="$build/libflopledger.so"
+[ -f "$lib" ] ||
+  fail "$lib not found: build flopledger first with 'bash tests/run-all.sh' or 'bash .ci/build.sh' (or set FLOPLEDGER_BUILD_DIR)"
+[ -x "$python" ] || fail "$python not found (needed for the statistics)"
+
+tmp="$(mktemp -d "${TMPDIR:-/tmp}/flopledger-bench.XXXXXX")"
+trap 'rm -rf "$tmp"' EXIT
+
+cc="${CC:-cc}"
+if ! "$cc" -O2 -Wall -Wextra -Werror "$root/tests/bench/hook_cost.c" -o "$tmp/hook_cost" \
+  -lopenblas 2>"$tmp/cc.log"; then
+  cat "$tmp/cc.log" >&2
+  fail "cannot compile tests/bench/hook_cost.c with $cc (is libopenblas-dev installed?)"
+fi
+
+export OPENBLAS_NUM_THREADS="${OPENBLAS_NUM_THREADS:-1}"
+ledger="$tmp/bench.h5"
+
+# No launcher variables: the metered process is a single rank without MPI.
+run_plain() {
+  env -u LD_PRELOAD "$@"
+}
+run_metered() {
+  rm -f "$ledger"
+  env -u OMPI_COMM_WORLD_SIZE -u PMIX_RANK -u FLOPLEDGER_INTERNAL_RANK_PID \
+    LD_PRELOAD="$lib" FLOPLEDGER_LEDGER="$ledger" FLOPLEDGER_QUIET=1 "$@"
+}
+
+echo "hook_cost: $reps repetitions x $calls calls per case, interleaved unmetered/metered"
+echo "machine: $(nproc) cores, $(grep -m1 '^model name' /proc/cpuinfo | sed 's/.*: //'); runtime: $lib"
+for ((r = 1; r <= reps; r++)); do
+  if ! run_plain "$tmp/hook_cost" "$calls" >"$tmp/plain.$r" 2>"$tmp/plain.$r.err"; then
+    cat "$tmp/plain.$r.err" >&2
+    fail "unmetered run $r failed"
+  fi
+  if ! run_metered "$tmp/hook_cost" "$calls" >"$tmp/metered.$r" 2>"$tmp/metered.$r.err"; then
+    cat "$tmp/metered.$r.err" >&2
+    fail "metered run $r failed (runtime log above)"
+  fi
+  [ -s "$ledger" ] || {
+    cat "$tmp/metered.$r.err" >&2
+    fail "metered run $r wrote no ledger at $ledger: the runtime did not meter it (log above)"
+  }
+  echo "  repetition $r/$reps done"
+done
+
+"$python" - "$tmp" "$reps" <<'EOF'
+import re, statistics, sys
+tmp, reps = sys.argv[1], int(sys.argv[2])
+line = re.compile(r"^case=(\S+) calls=(\d+) ns_per_call=([0-9.]+)$")
+data, order = {}, []
+for side in ("plain", "metered"):
+    for r in range(1, reps + 1):
+        for text in open(f"{tmp}/{side}.{r}"):
+            m = line.match(text.strip())
+            if not m:
+                sys.exit(f"tests/bench/run.sh: unexpected hook_cost output: {text!r}")
+            if m.group(1) not in order:
+                order.append(m.group(1))
+            data.setdefault((m.group(1), side), []).append(float(m.group(3)))
+print()
+print(f"{'case':<22} {'unmetered ns/call':>26} {'metered ns/call':>26} {'added ns':>9} {'ratio':>6}")
+print(f"{'':<22} {'median (min..max)':>26} {'median (min..max)':>26}")
+for case in order:
+    cells = []
+    for side in ("plain", "metered"):
+        v = data[(case, side)]
+        if len(v) != reps:
+            sys.exit(f"tests/bench/run.sh: {case}: {len(v)} {side} results, expected {reps}")
+        cells.append((statistics.median(v), min(v), max(v)))
+    (pm, plo, phi), (mm, mlo, mhi) = cells
+    fmt = lambda med, lo, hi: f"{med:.1f} ({lo:.1f}..{hi:.1f})"
+    print(f"{case:<22} {fmt(pm, plo, phi):>26} {fmt(mm, mlo, mhi):>26} {mm - pm:>+9.1f} {mm / pm:>6.3f}")
+EOF
+
+if [ "$callgrind" -eq 0 ]; then
+  exit 0
+fi
+if ! command -v valgrind >/dev/null 2>&1; then
+  echo
+  echo "callgrind: skipped (valgrind not installed)"
+  exit 0
+fi
+
+# Instructions (Ir) of the main thread only (--separate-threads=yes, file -01): the runtime's
+# meter thread wakes on a wall-clock period, and valgrind's slowdown would make its share vary.
+small=20000
+large=40000
+cases="$("$tmp/hook_cost" 1 | sed 's/^case=\([^ ]*\) .*/\1/')"
+echo
+echo "callgrind: instructions of the main thread at N=$small and N=$large calls per case"
+for case in $cases; do
+  for n in $small $large; do
+    for side in plain metered; do
+      out="$tmp/cg.$case.$side.$n"
+      if ! "run_$side" valgrind --tool=callgrind --separate-threads=yes \
+        --callgrind-out-file="$out" "$tmp/hook_cost" "$n" "$case" >"$out.stdout" 2>"$out.log"; then
+        cat "$out.log" >&2
+        fail "callgrind run ($case, $side, N=$n) failed"
+      fi
+      [ -f "$out-01" ] || fail "callgrind wrote no $out-01 (see valgrind's output above)"
+    done
+  done
+done
+
+"$python" - "$tmp" "$small" "$large" $cases <<'EOF'
+import sys
+tmp, small, large, cases = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4:]
+def ir(case, side, n):
+    for text in open(f"{tmp}/cg.{case}.{side}.{n}-01"):
+        if text.startswith("summary:") or text.startswith("totals:"):
+            return int(text.split()[1])
+    sys.exit(f"tests/bench/run.sh: no Ir total in {tmp}/cg.{case}.{side}.{n}-01")
+print(f"{'case':<22} {'Ir/call unmetered':>18} {'Ir/call metered':>16} {'added Ir/call':>14} {'naive added@'+str(small):>19}")
+for case in cases:
+    slope = {}
+    for side in ("plain", "metered"):
+        slope[side] = (ir(case, side, large) - ir(case, side, small)) / (large - small)
+    naive = (ir(case, "metered", small) - ir(case, "plain", small)) / small
+    print(f"{case:<22} {slope['plain']:>18.1f} {slope['metered']:>16.1f} "
+          f"{slope['metered'] - slope['plain']:>+14.1f} {naive:>+19.1f}")
+print(f"(Ir/call = (Ir(N={large}) - Ir(N={small})) / {large - small}: start-up and shutdown cancel;")
+print(f" 'naive added' = (Ir_metered - Ir_unmetered) / {small} at N={small} includes the runtime's")
+print(" start-up (ledger creation, symbol resolution) and shutdown, spread over the calls)")
+EOF
