@@ -55,8 +55,8 @@ char fortran_trans(int cblas_trans) {
 
 } // namespace
 
-std::optional<u128> gemm_flops(std::int64_t m, std::int64_t n, std::int64_t k, Field field,
-                               bool alpha_is_zero) {
+std::optional<u128> detail::gemm_flops_checked(std::int64_t m, std::int64_t n, std::int64_t k,
+                                               Field field, bool alpha_is_zero) {
   return count({m, n, k}, field, alpha_is_zero);
 }
 

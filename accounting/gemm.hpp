@@ -12,12 +12,28 @@ namespace flopledger {
 
 enum class Field { Real, Complex };
 
+namespace detail {
+/// The general, overflow-checked computation behind gemm_flops.
+std::optional<u128> gemm_flops_checked(std::int64_t m, std::int64_t n, std::int64_t k, Field field,
+                                       bool alpha_is_zero);
+} // namespace detail
+
 /// FLOPs of C = alpha*op(A)*op(B) + beta*C with op(A) m x k and op(B) k x n:
 /// 2*m*n*k (real) or 8*m*n*k (complex). Zero when m, n or k is zero, or when `alpha_is_zero`
 /// (BLAS then only scales C: no multiply-add). nullopt when m, n or k is negative, or when the
-/// count exceeds 2^128-1 (possible only for shapes no memory could hold).
-std::optional<u128> gemm_flops(std::int64_t m, std::int64_t n, std::int64_t k, Field field,
-                               bool alpha_is_zero = false);
+/// count would exceed 2^128-1 (possible only with 64-bit sizes).
+/// Inline, with a 64-bit fast path for sizes below 2^21 (m*n*k < 2^63): every hooked call
+/// computes this, and the general 128-bit path costs about 200 instructions.
+inline std::optional<u128> gemm_flops(std::int64_t m, std::int64_t n, std::int64_t k, Field field,
+                                      bool alpha_is_zero = false) {
+  constexpr std::int64_t kFast = std::int64_t{1} << 21;
+  if (m >= 0 && n >= 0 && k >= 0 && m < kFast && n < kFast && k < kFast) {
+    if (alpha_is_zero) return u128{0};
+    const auto product = static_cast<std::uint64_t>(m * n * k);
+    return static_cast<u128>(product) * (field == Field::Real ? 2u : 8u);
+  }
+  return detail::gemm_flops_checked(m, n, k, field, alpha_is_zero);
+}
 
 /// `batch` GEMMs of the same shape: batch * gemm_flops(...). nullopt when batch is negative or
 /// any shape argument is, or when the product exceeds 2^128-1.

@@ -73,10 +73,10 @@ int launcher_rank() {
 }
 
 bool pass_through_executable() {
-  static const char *const kNames[] = {"sh",      "bash",    "dash",   "zsh",        "ksh",
-                                       "env",     "time",    "nice",   "nohup",      "numactl",
-                                       "taskset", "timeout", "stdbuf", "mpirun",     "mpiexec",
-                                       "orterun", "orted",   "srun",   "flopledger", "gdb"};
+  static const char *const kNames[] = {
+      "sh",    "bash",    "dash",       "zsh",     "ksh",      "env",         "time",    "nice",
+      "nohup", "numactl", "taskset",    "timeout", "stdbuf",   "mpirun",      "mpiexec", "orterun",
+      "orted", "srun",    "flopledger", "gdb",     "valgrind", "valgrind.bin"};
   char path[PATH_MAX];
   const ssize_t length = readlink("/proc/self/exe", path, sizeof path - 1);
   if (length <= 0) return false;

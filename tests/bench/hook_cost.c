@@ -35,8 +35,8 @@ static void fortran_loop(long calls, int dim) {
 
 static void cblas_loop(long calls, int dim) {
   for (long i = 0; i < calls; ++i)
-    cblas_sgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, dim, dim, dim, 1.0f, g_a, dim, g_b,
-                dim, 0.0f, g_c, dim);
+    cblas_sgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, dim, dim, dim, 1.0f, g_a, dim, g_b, dim,
+                0.0f, g_c, dim);
 }
 
 struct Case {

@@ -11,7 +11,9 @@
 # Unless --short or --no-callgrind, and when valgrind is installed, it then counts instructions
 # with callgrind at two call counts (20000 and 40000) on each side: the slope
 # (Ir(40000) - Ir(20000)) / 20000 is the per-call cost with the runtime's start-up and shutdown
-# (which are in every metered run) cancelled out.
+# (which are in every metered run) cancelled out. (Debian's valgrind is a script that execs
+# valgrind.bin, which the runtime also meters until it execs the tool: harmless, as the client
+# then starts afresh and re-creates the ledger; only its start-up line is printed twice.)
 # --short: 2 repetitions of 20000 calls and no callgrind (a CI smoke run, a few seconds).
 # It never asserts timings: exit 0 when everything ran, non-zero (with a message) otherwise.
 # The build directory is build/ or $FLOPLEDGER_BUILD_DIR; OpenBLAS runs with
@@ -49,7 +51,7 @@ while [ $# -gt 0 ]; do
       ;;
     --no-callgrind) callgrind=0 ;;
     -h | --help)
-      sed -n '2,19p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+      awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "${BASH_SOURCE[0]}"
       exit 0
       ;;
     *) fail "unknown argument '$1' (try --help)" ;;
@@ -147,10 +149,11 @@ fi
 # meter thread wakes on a wall-clock period, and valgrind's slowdown would make its share vary.
 small=20000
 large=40000
-cases="$("$tmp/hook_cost" 1 | sed 's/^case=\([^ ]*\) .*/\1/')"
+mapfile -t cases < <("$tmp/hook_cost" 1 | sed 's/^case=\([^ ]*\) .*/\1/')
+[ "${#cases[@]}" -gt 0 ] || fail "hook_cost listed no cases"
 echo
 echo "callgrind: instructions of the main thread at N=$small and N=$large calls per case"
-for case in $cases; do
+for case in "${cases[@]}"; do
   for n in $small $large; do
     for side in plain metered; do
       out="$tmp/cg.$case.$side.$n"
@@ -164,7 +167,7 @@ for case in $cases; do
   done
 done
 
-"$python" - "$tmp" "$small" "$large" $cases <<'EOF'
+"$python" - "$tmp" "$small" "$large" "${cases[@]}" <<'EOF'
 import sys
 tmp, small, large, cases = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4:]
 def ir(case, side, n):

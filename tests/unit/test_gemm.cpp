@@ -60,6 +60,24 @@ TEST_CASE("gemm_flops and gemv_flops refuse counts above 2^128-1") {
   CHECK(gemv_flops(kMaxInt64, kMaxInt64, Field::Real) == 2 * side * side);
 }
 
+TEST_CASE("the 64-bit fast path of gemm_flops agrees with the 128-bit path at its edges") {
+  const std::int64_t edge = std::int64_t{1} << 21;
+  for (std::int64_t m : {std::int64_t{0}, std::int64_t{1}, edge - 1, edge, edge + 1})
+    for (std::int64_t n : {std::int64_t{3}, edge - 1, edge})
+      for (std::int64_t k : {std::int64_t{7}, edge - 1, edge})
+        for (Field field : {Field::Real, Field::Complex})
+          for (bool alpha_is_zero : {false, true}) {
+            CAPTURE(m);
+            CAPTURE(n);
+            CAPTURE(k);
+            CHECK(gemm_flops(m, n, k, field, alpha_is_zero) ==
+                  detail::gemm_flops_checked(m, n, k, field, alpha_is_zero));
+          }
+  // (2^21-1)^3 * 8, computed by hand: 8 * 9223358842721533951.
+  CHECK(*gemm_flops(edge - 1, edge - 1, edge - 1, Field::Complex) ==
+        static_cast<u128>(9223358842721533951ULL) * 8);
+}
+
 TEST_CASE("batched_gemm_flops multiplies by the batch count") {
   CHECK(batched_gemm_flops(2, 3, 4, 10, Field::Real) == u128{480});
   CHECK(batched_gemm_flops(2, 3, 4, 10, Field::Complex) == u128{1920});
