@@ -3,16 +3,18 @@
 # 2-rank data-parallel fine-tuning of a small GPT-style model with PyTorch (gloo, CPU) — with
 # every rank metered and no change to the training code, then prints the verdict and where the
 # ledger (HDF5 trace) and the reports are.
-#   FLOPLEDGER_DEMO_DIR   where the outputs go (default: ./flopledger-demo)
-#   FLOPLEDGER_DEMO_RANKS number of ranks (default: 2)
+#   FL_DEMO_DIR   where the outputs go (default: ./flopledger-demo)
+#   FL_DEMO_RANKS number of ranks (default: 2)
+# (Not FLOPLEDGER_*: the runtime treats every FLOPLEDGER_* variable as its own setting and
+# rejects unknown ones.)
 #   extra arguments are passed to the training script (e.g. --steps 50)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 bash "$root/.ci/install-deps.sh"
 bash "$root/.ci/build.sh"
-build="${FLOPLEDGER_BUILD_DIR:-$root/build}"
-out="${FLOPLEDGER_DEMO_DIR:-$PWD/flopledger-demo}"
-ranks="${FLOPLEDGER_DEMO_RANKS:-2}"
+build="${FL_BUILD_DIR:-$root/build}"
+out="${FL_DEMO_DIR:-$PWD/flopledger-demo}"
+ranks="${FL_DEMO_RANKS:-2}"
 mkdir -p "$out"
 # A fresh ledger per demo run: an existing ledger would be continued (a new segment appended).
 rm -f "$out/flopledger.h5"

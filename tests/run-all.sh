@@ -9,5 +9,5 @@ if [ "$(id -u)" -eq 0 ]; then
   # Open MPI refuses to start as root without these; CI and fresh machines run as root.
   export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 fi
-cd "${FLOPLEDGER_BUILD_DIR:-$root/build}"
+cd "${FL_BUILD_DIR:-$root/build}"
 exec ctest --output-on-failure --timeout 900 "$@"

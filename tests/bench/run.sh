@@ -16,12 +16,12 @@
 # then starts afresh and re-creates the ledger; only its start-up line is printed twice.)
 # --short: 2 repetitions of 20000 calls and no callgrind (a CI smoke run, a few seconds).
 # It never asserts timings: exit 0 when everything ran, non-zero (with a message) otherwise.
-# The build directory is build/ or $FLOPLEDGER_BUILD_DIR; OpenBLAS runs with
+# The build directory is build/ or $FL_BUILD_DIR; OpenBLAS runs with
 # OPENBLAS_NUM_THREADS=1 unless set (the calls are far too small to be threaded anyway).
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-build="${FLOPLEDGER_BUILD_DIR:-$root/build}"
+build="${FL_BUILD_DIR:-$root/build}"
 python=/usr/bin/python3
 
 fail() {
@@ -63,7 +63,7 @@ done
 
 lib="$build/libflopledger.so"
 [ -f "$lib" ] ||
-  fail "$lib not found: build flopledger first with 'bash tests/run-all.sh' or 'bash .ci/build.sh' (or set FLOPLEDGER_BUILD_DIR)"
+  fail "$lib not found: build flopledger first with 'bash tests/run-all.sh' or 'bash .ci/build.sh' (or set FL_BUILD_DIR)"
 [ -x "$python" ] || fail "$python not found (needed for the statistics)"
 
 tmp="$(mktemp -d "${TMPDIR:-/tmp}/flopledger-bench.XXXXXX")"
