@@ -8,10 +8,13 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <iostream>
 #include <thread>
 
+#include "accounting/exact.hpp"
 #include "commands.hpp"
+#include "io/trace.hpp"
 #include "options.hpp"
 
 extern char **environ;
@@ -66,12 +69,62 @@ std::string preload_value(const std::string &library, const std::vector<std::str
   return value;
 }
 
-// Validates the configuration (flags over environment over file), finds the runtime and exports
-// what the ranks need. Returns the LD_PRELOAD value, or nullopt after printing why not.
+std::string describe_original(const OriginalModel &original) {
+  return (original.compute_known ? to_decimal(original.training_flops) : std::string("unknown")) +
+         (original.systemic_risk ? " with systemic risk" : "");
+}
+
+// Checks before anything starts that rank 0 will be able to write the ledger: its directory
+// exists and is writable, and an existing ledger belongs to the same modification (same rule set
+// and original model), which the job would otherwise find out only on rank 0, and run unrecorded.
+bool ledger_usable(const Config &config) {
+  namespace fs = std::filesystem;
+  const fs::path ledger = absolute_path(config.ledger);
+  const fs::path directory = ledger.parent_path();
+  std::error_code error;
+  if (!fs::is_directory(directory, error)) {
+    print_error("ledger '" + ledger.string() + "': the directory " + directory.string() +
+                " does not exist");
+    return false;
+  }
+  if (access(directory.c_str(), W_OK) != 0) {
+    print_error("ledger '" + ledger.string() + "': the directory " + directory.string() +
+                " is not writable");
+    return false;
+  }
+  // A missing or empty file is created by the writer.
+  if (!fs::exists(ledger, error) ||
+      (fs::is_regular_file(ledger, error) && fs::file_size(ledger, error) == 0))
+    return true;
+  io::TraceContents trace;
+  std::string why;
+  if (!io::read_trace(ledger.string(), true, trace, why)) {
+    print_error("ledger '" + ledger.string() + "' exists but cannot be continued: " + why);
+    return false;
+  }
+  const OriginalModel &had = trace.header.original;
+  const bool same_original = had.compute_known == config.original.compute_known &&
+                             had.training_flops == config.original.training_flops &&
+                             had.systemic_risk == config.original.systemic_risk;
+  if (trace.header.rule_set != config.rule_set || !same_original) {
+    print_error("ledger '" + ledger.string() + "' records a modification under rule set " +
+                trace.header.rule_set + " of an original model with training compute " +
+                describe_original(had) + "; this job has rule set " + config.rule_set +
+                " and original compute " + describe_original(config.original) +
+                ". A ledger holds one modification of one base model: use another ledger, or "
+                "the same settings.");
+    return false;
+  }
+  return true;
+}
+
+// Validates the configuration (flags over environment over file) and the ledger, finds the
+// runtime and exports what the ranks need. Returns the LD_PRELOAD value, or nullopt after
+// printing why not.
 std::optional<std::string> prepare_preload(const po::variables_map &values) {
   const auto overrides = config_overrides(values);
   const std::optional<Config> config = effective_config(overrides);
-  if (!config) return std::nullopt;
+  if (!config || !ledger_usable(*config)) return std::nullopt;
   const std::optional<std::string> library = runtime_library(values["library"].as<std::string>());
   if (!library) return std::nullopt;
   std::vector<std::string> extra;

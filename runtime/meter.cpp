@@ -114,6 +114,7 @@ private:
   // Rank 0 only, touched by the meter thread (or by finish() after the thread ended).
   std::unique_ptr<TraceSink> sink_;
   bool sink_failed_reported_ = false;
+  bool ledger_written_ = false; ///< the ledger was opened and its segment begun
   std::uint32_t segment_id_ = 0;
   std::uint64_t next_row_ = 0;
   std::uint64_t segment_rows_ = 0;
@@ -179,7 +180,8 @@ void Meter::open_ledger() {
   segment.world_size = static_cast<std::uint32_t>(transport_.size);
   segment.start = unix_now();
   segment.first_row = next_row_;
-  if (!sink_->begin_segment(segment))
+  ledger_written_ = sink_->begin_segment(segment);
+  if (!ledger_written_)
     log_line("ERROR: cannot record the job segment in %s: %s", config_.ledger.c_str(),
              sink_->error().c_str());
   add_event("segment_start", "world_size=" + std::to_string(transport_.size) +
@@ -416,8 +418,13 @@ void Meter::print_summary() {
            config_.rule_set.c_str(), verdict_.rule.c_str());
   log_line("counted (hooked) FLOPs, every phase: %s (%s exact); method: counted",
            to_sci2(cumulative_counted_).c_str(), to_decimal(cumulative_counted_).c_str());
-  log_line("ledger: %s  (read it with: flopledger report %s)", config_.ledger.c_str(),
-           config_.ledger.c_str());
+  if (ledger_written_)
+    log_line("ledger: %s  (read it with: flopledger report %s)", config_.ledger.c_str(),
+             config_.ledger.c_str());
+  else
+    log_line("ledger: NONE - %s could not be written (see the error above); this job's compute "
+             "is not recorded",
+             config_.ledger.c_str());
 }
 
 bool Meter::finish(int exit_status) {
