@@ -18,6 +18,7 @@
 #include <pthread.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <climits>
 #include <cstdlib>
 #include <cstring>
@@ -42,10 +43,9 @@ constexpr int kHostLength = 64;
 std::mutex g_mutex;
 Config g_config;
 bool g_config_ok = false;
-bool g_metering = false; // meter started and not finished
-bool g_mpi_ours = false; // the runtime called PMPI_Init_thread
+std::atomic<bool> g_metering{false}; // meter started and not finished (read by API calls)
+bool g_mpi_ours = false;             // the runtime called PMPI_Init_thread
 bool g_app_called_init = false;
-bool g_finalized = false;
 bool g_forked_child = false;
 bool g_exit_handler_set = false;
 
@@ -212,7 +212,7 @@ void begin_local() {
 }
 
 void finish(int exit_status) {
-  if (!g_metering) return;
+  g_metering = false;
   g_metering = false;
   meter_finish(exit_status);
   set_counting_enabled(false);
@@ -228,7 +228,6 @@ void at_exit(int status, void *) {
   // Finalising is collective: only a clean exit of a process whose MPI the runtime started.
   if (status == 0 && g_mpi_ours && !g_app_called_init && initialized && !finalized) {
     PMPI_Finalize();
-    g_finalized = true;
   }
 }
 
@@ -320,7 +319,6 @@ FLOPLEDGER_EXPORT int MPI_Init(int *argc, char ***argv) {
 FLOPLEDGER_EXPORT int MPI_Finalize(void) {
   std::lock_guard<std::mutex> lock(g_mutex);
   finish(0);
-  g_finalized = true;
   return PMPI_Finalize();
 }
 
