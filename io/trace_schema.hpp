@@ -1,0 +1,120 @@
+// The on-disk schema of a trace (docs/trace-format.md): the row records, their HDF5 compound
+// types, the conversions to and from the public structs of io/trace.hpp, and the checks that
+// open an existing trace (those are defined in io/trace_reader.cpp).
+#pragma once
+
+#include <hdf5.h>
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "io/hdf5_util.hpp"
+#include "io/trace.hpp"
+
+namespace flopledger::io::detail {
+
+// ---------------------------------------------------------------------------------------------
+// Row records: the in-memory layout of one row of each dataset. The file types are the same
+// compounds, packed; HDF5 converts between them by field name.
+
+constexpr std::size_t kDecimalLen = FLOPLEDGER_DECIMAL_LEN;
+
+struct StepRecord {
+  std::uint64_t row;
+  std::uint32_t segment;
+  std::uint64_t step_first, step_last;
+  double t_start, t_end;
+  std::uint64_t tokens, tokens_hi;
+  std::uint64_t flops_by_precision[kPrecisions], flops_by_precision_hi[kPrecisions];
+  std::uint64_t flops_by_phase[kPhases], flops_by_phase_hi[kPhases];
+  std::uint64_t flops_by_source[kSources], flops_by_source_hi[kSources];
+  std::uint64_t calls_by_source[kSources];
+  std::uint64_t rank_flops_min, rank_flops_max, rank_tokens_min, rank_tokens_max;
+  std::uint32_t ranks, ranks_active;
+  char period_flops[kDecimalLen];
+  char cumulative_counted[kDecimalLen];
+  char cumulative_modification[kDecimalLen];
+  std::uint8_t status;
+  double fraction_of_threshold;
+};
+
+struct SegmentRecord {
+  std::uint32_t id;
+  char job_id[FLOPLEDGER_JOB_ID_LEN];
+  char launcher[FLOPLEDGER_LAUNCHER_LEN];
+  char hosts[FLOPLEDGER_HOSTS_LEN];
+  std::uint32_t world_size;
+  double start, end;
+  std::uint8_t state;
+  std::int32_t exit_status;
+  std::uint64_t first_row, rows;
+};
+
+struct EventRecord {
+  std::uint64_t row;
+  double time;
+  char kind[FLOPLEDGER_EVENT_KIND_LEN];
+  char detail[FLOPLEDGER_EVENT_DETAIL_LEN];
+};
+
+Hid step_memory_type();
+Hid segment_memory_type();
+Hid event_memory_type();
+
+/// The three memory types, built once per writer or read.
+struct RowTypes {
+  Hid step = step_memory_type();
+  Hid segment = segment_memory_type();
+  Hid event = event_memory_type();
+  bool valid() const { return step.valid() && segment.valid() && event.valid(); }
+};
+
+template <std::size_t N> std::string join_names(const std::array<std::string_view, N> &names) {
+  std::string out;
+  for (std::size_t i = 0; i < N; ++i) {
+    if (i > 0) out += ',';
+    out += names[i];
+  }
+  return out;
+}
+
+std::string original_flops_text(const OriginalModel &original);
+
+// ---------------------------------------------------------------------------------------------
+// Rows <-> records
+
+/// Fills `record` from `row`; false with `error` when the row is not self-consistent.
+/// `period_total` receives the period's FLOPs.
+bool to_record(const StepRow &row, StepRecord &record, u128 &period_total, std::string &error);
+bool from_record(const StepRecord &record, std::uint64_t index, StepRow &row, std::string &error);
+bool from_record(const SegmentRecord &record, std::uint64_t index, Segment &segment,
+                 std::string &error);
+Event from_record(const EventRecord &record);
+SegmentRecord to_record(const Segment &segment);
+EventRecord to_record(const Event &event);
+
+// ---------------------------------------------------------------------------------------------
+// Opening and validating (io/trace_reader.cpp): the writer checks a ledger it appends to with
+// the same code.
+
+/// Outcome of reading a file: whether trying again could help (a live file being written).
+enum class ReadFailure { None, Retryable, Final };
+
+std::string format_version_text(std::uint64_t major, std::uint64_t minor);
+
+/// Reads and checks the root attributes. A file of a newer major is a Final failure.
+ReadFailure read_header(hid_t file, const std::string &path, TraceHeader &header,
+                        std::string &error);
+
+/// The three datasets of an open trace, with their row counts.
+struct OpenDatasets {
+  Hid steps, segments, events;
+  hsize_t step_rows = 0, segment_rows = 0, event_rows = 0;
+};
+
+ReadFailure open_datasets(hid_t file, const std::string &path, const RowTypes &types,
+                          OpenDatasets &d, std::string &error);
+
+} // namespace flopledger::io::detail

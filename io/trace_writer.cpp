@@ -1,0 +1,521 @@
+// The HDF5 trace, schema v1 (docs/trace-format.md). C API only, default sec2 driver, default
+// format bounds, no SWMR: rank 0 is the only writer and flushes after every mutating call, so a
+// job killed at any point leaves a file that opens as is with every flushed row.
+#include "io/trace.hpp"
+
+#include <hdf5.h>
+
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+#include <fcntl.h>
+#include <memory>
+#include <unistd.h>
+
+#include "io/hdf5_util.hpp"
+#include "io/trace_schema.hpp"
+
+#ifndef FLOPLEDGER_VERSION
+#define FLOPLEDGER_VERSION "0.0.0-dev"
+#endif
+
+namespace flopledger::io {
+
+using namespace detail;
+
+namespace {
+
+// ---------------------------------------------------------------------------------------------
+// The one-writer lock
+
+/// Byte range a writer locks: far past any real end of file, so it never covers HDF5 data, and a
+/// record lock, which on Linux does not interact with the flock() that HDF5 readers may take.
+constexpr off_t kWriterLockOffset = static_cast<off_t>(1) << 62;
+
+enum class LockResult { Locked, Busy, Unsupported };
+
+/// Takes the writer lock on `fd` without waiting. An open-file-description lock, so that closing
+/// another descriptor of the same file in this process (a reader) does not release it.
+LockResult lock_for_writing(int fd) {
+  struct flock range {};
+  range.l_type = F_WRLCK;
+  range.l_whence = SEEK_SET;
+  range.l_start = kWriterLockOffset;
+  range.l_len = 1;
+#ifdef F_OFD_SETLK
+  if (::fcntl(fd, F_OFD_SETLK, &range) == 0) return LockResult::Locked;
+#else
+  if (::fcntl(fd, F_SETLK, &range) == 0) return LockResult::Locked;
+#endif
+  return errno == EAGAIN || errno == EACCES ? LockResult::Busy : LockResult::Unsupported;
+}
+
+std::string utc_now_iso8601() {
+  const std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Root attributes and datasets of a new trace
+
+std::string encode_config(const std::vector<std::pair<std::string, std::string>> &config) {
+  std::string out;
+  for (const auto &[key, value] : config)
+    out += key + "=" + value + "\n";
+  return out;
+}
+
+bool write_header(hid_t file, const TraceHeader &header, const std::string &created) {
+  const std::string version =
+      header.writer_version.empty() ? std::string(FLOPLEDGER_VERSION) : header.writer_version;
+  return write_string_attribute(file, FLOPLEDGER_ATTR_FORMAT, FLOPLEDGER_FORMAT_TAG) &&
+         write_scalar_attribute<std::uint32_t>(file, FLOPLEDGER_ATTR_FORMAT_MAJOR,
+                                               H5T_NATIVE_UINT32, FLOPLEDGER_FORMAT_MAJOR) &&
+         write_scalar_attribute<std::uint32_t>(file, FLOPLEDGER_ATTR_FORMAT_MINOR,
+                                               H5T_NATIVE_UINT32, FLOPLEDGER_FORMAT_MINOR) &&
+         write_string_attribute(file, FLOPLEDGER_ATTR_WRITER_VERSION, version) &&
+         write_string_attribute(file, FLOPLEDGER_ATTR_CREATED, created) &&
+         write_string_attribute(file, FLOPLEDGER_ATTR_RULE_SET, header.rule_set) &&
+         write_string_attribute(file, FLOPLEDGER_ATTR_ORIGINAL_FLOPS,
+                                original_flops_text(header.original)) &&
+         write_scalar_attribute<std::uint8_t>(file, FLOPLEDGER_ATTR_ORIGINAL_SYSTEMIC,
+                                              H5T_NATIVE_UINT8,
+                                              header.original.systemic_risk ? 1 : 0) &&
+         write_string_attribute(file, FLOPLEDGER_ATTR_BASE_MODEL, header.base_model) &&
+         write_string_attribute(file, FLOPLEDGER_ATTR_CONFIG, encode_config(header.config)) &&
+         write_string_attribute(file, FLOPLEDGER_ATTR_PRECISION_NAMES,
+                                join_names(kPrecisionNames)) &&
+         write_string_attribute(file, FLOPLEDGER_ATTR_PHASE_NAMES, join_names(kPhaseNames)) &&
+         write_string_attribute(file, FLOPLEDGER_ATTR_SOURCE_NAMES, join_names(kSourceNames));
+}
+
+constexpr hsize_t kStepChunk = 64, kSegmentChunk = 16, kEventChunk = 64;
+
+bool create_dataset(hid_t file, const char *name, hid_t memory_type, hsize_t chunk) {
+  const hsize_t dims[1] = {0}, max_dims[1] = {H5S_UNLIMITED};
+  Hid space(H5Screate_simple(1, dims, max_dims), H5Sclose);
+  Hid dcpl(H5Pcreate(H5P_DATASET_CREATE), H5Pclose);
+  // On disk the compound is packed: no padding bytes between fields.
+  Hid file_type(H5Tcopy(memory_type), H5Tclose);
+  if (!space.valid() || !dcpl.valid() || !file_type.valid() || H5Tpack(file_type.get()) < 0 ||
+      H5Pset_chunk(dcpl.get(), 1, &chunk) < 0)
+    return false;
+  Hid dataset(
+      H5Dcreate2(file, name, file_type.get(), space.get(), H5P_DEFAULT, dcpl.get(), H5P_DEFAULT),
+      H5Dclose);
+  return dataset.valid();
+}
+
+// ---------------------------------------------------------------------------------------------
+// A row's running totals
+
+/// The running totals of a row must be at least the previous row's plus this period: less is a
+/// bug in the caller and is refused. More means periods whose rows were not written (an append
+/// that failed earlier): the row is kept and `gap` describes the difference for an event, so
+/// that the stored totals stay honest and the report flags the mismatch with the rows.
+bool check_cumulative(const StepRow &row, const StepRecord &record, u128 period_total,
+                      const RuleSet &rules, u128 previous_counted, u128 previous_modification,
+                      std::string &error, std::string &gap) {
+  u128 period_modification = 0;
+  for (std::size_t i = 0; i < kPhases; ++i)
+    if (rules.phase_counts[i])
+      period_modification += from_words(record.flops_by_phase[i], record.flops_by_phase_hi[i]);
+  u128 counted = 0, modification = 0;
+  if (!checked_add(previous_counted, period_total, counted) ||
+      !checked_add(previous_modification, period_modification, modification)) {
+    error = "the ledger total would overflow 128 bits";
+    return false;
+  }
+  if (row.cumulative_counted < counted || row.cumulative_modification < modification) {
+    error = "row " + std::to_string(row.row) + " carries cumulative counted " +
+            to_decimal(row.cumulative_counted) + " / modification " +
+            to_decimal(row.cumulative_modification) + ", less than the previous totals plus " +
+            "this period: " + to_decimal(counted) + " / " + to_decimal(modification);
+    return false;
+  }
+  if (row.cumulative_counted != counted || row.cumulative_modification != modification)
+    gap = "cumulative totals exceed the previous row's plus this period by " +
+          to_decimal(row.cumulative_counted - counted) + " FLOP counted / " +
+          to_decimal(row.cumulative_modification - modification) +
+          " FLOP modification: periods without a row (an earlier append failed)";
+  return true;
+}
+
+} // namespace
+
+// ---------------------------------------------------------------------------------------------
+// TraceWriter
+
+struct TraceWriter::Impl {
+  std::string path;
+  Hid file;
+  RowTypes types;
+  OpenDatasets datasets;
+  const RuleSet *rules = nullptr;
+  std::uint64_t next_row = 0;
+  std::uint32_t next_segment = 0;
+  u128 cumulative_counted = 0, cumulative_modification = 0;
+  int lock_fd = -1; ///< holds the writer lock while the trace is open
+  bool segment_open = false;
+  Segment current;                 ///< the open segment
+  std::uint64_t current_index = 0; ///< its row in the segments dataset
+  std::string error;
+
+  bool fail(const std::string &message) {
+    error = message;
+    return false;
+  }
+  bool fail_hdf5(const std::string &operation) { return fail(failed(path, operation)); }
+  bool flush(const std::string &operation) {
+    if (H5Fflush(file.get(), H5F_SCOPE_GLOBAL) < 0) return fail_hdf5("flushing after " + operation);
+    return true;
+  }
+  bool require_open(const char *operation) {
+    if (file.valid()) return true;
+    return fail(path + ": " + operation + ": the trace is closed");
+  }
+
+  bool take_writer_lock(int fd);
+  void release_writer_lock();
+  bool open_or_create(const TraceHeader &header);
+  bool create(const TraceHeader &header);
+  bool abandon_new_file(const std::string &operation);
+  bool open_existing(const TraceHeader &header);
+  bool check_appendable(const TraceHeader &header);
+  bool check_same_ledger(const TraceHeader &stored, const TraceHeader &header);
+  bool load_position();
+  bool write_segment();
+};
+
+namespace {
+
+/// The header must describe something this writer can store and a reader can evaluate.
+bool validate_header(const TraceHeader &header, std::string &error) {
+  if (find_rule_set(header.rule_set) == nullptr) {
+    error = "unknown rule set '" + header.rule_set + "'";
+    return false;
+  }
+  for (const auto &[key, value] : header.config) {
+    if (key.empty() || key.find_first_of("=\n") != std::string::npos ||
+        value.find('\n') != std::string::npos) {
+      error = "configuration entry '" + key + "=" + value +
+              "' cannot be stored: keys must be non-empty without '=' or newlines, values "
+              "without newlines";
+      return false;
+    }
+  }
+  return true;
+}
+
+} // namespace
+
+// HDF5's own file locking is off (live readers must never block the writer or be blocked by it),
+// so the writer takes a lock of its own: two jobs appending to one ledger at once would corrupt
+// it. Where the file system has no locks, the writer goes on without one.
+bool TraceWriter::Impl::take_writer_lock(int fd) {
+  switch (lock_for_writing(fd)) {
+  case LockResult::Locked:
+    lock_fd = fd;
+    return true;
+  case LockResult::Unsupported:
+    ::close(fd);
+    return true;
+  case LockResult::Busy:
+    break;
+  }
+  ::close(fd);
+  return fail(path + ": another flopledger job is writing this ledger right now; give each "
+                     "running job its own ledger file (FLOPLEDGER_LEDGER)");
+}
+
+void TraceWriter::Impl::release_writer_lock() {
+  if (lock_fd >= 0) ::close(lock_fd);
+  lock_fd = -1;
+}
+
+bool TraceWriter::Impl::open_or_create(const TraceHeader &header) {
+  // Create the file ourselves (O_EXCL) and lock it before HDF5 writes a byte; a file that
+  // exists, even one another job created an instant ago, is a ledger to append to.
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+  if (fd < 0 && errno == EEXIST) return open_existing(header);
+  if (fd < 0) return fail(path + ": creating the trace file failed (" + std::strerror(errno) + ")");
+  if (!take_writer_lock(fd)) return false;
+  return create(header);
+}
+
+bool TraceWriter::Impl::create(const TraceHeader &header) {
+  Hid fapl = file_access_without_locking();
+  if (!fapl.valid()) return abandon_new_file("creating the file access properties");
+  file = Hid(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get()), H5Fclose);
+  if (!file.valid()) return abandon_new_file("creating the trace file");
+  const std::string created = header.created_utc.empty() ? utc_now_iso8601() : header.created_utc;
+  if (!write_header(file.get(), header, created))
+    return abandon_new_file("writing the root attributes");
+  if (!create_dataset(file.get(), FLOPLEDGER_DSET_STEPS, types.step.get(), kStepChunk) ||
+      !create_dataset(file.get(), FLOPLEDGER_DSET_SEGMENTS, types.segment.get(), kSegmentChunk) ||
+      !create_dataset(file.get(), FLOPLEDGER_DSET_EVENTS, types.event.get(), kEventChunk))
+    return abandon_new_file("creating the datasets");
+  std::string ignored;
+  if (open_datasets(file.get(), path, types, datasets, ignored) != ReadFailure::None)
+    return abandon_new_file("opening the new datasets");
+  if (H5Fflush(file.get(), H5F_SCOPE_GLOBAL) < 0) return abandon_new_file("flushing the new trace");
+  return true;
+}
+
+bool TraceWriter::Impl::abandon_new_file(const std::string &operation) {
+  fail_hdf5(operation);
+  // Never leave a half-made file behind: the next job would take it for a damaged ledger.
+  datasets = OpenDatasets{};
+  file.reset();
+  ::unlink(path.c_str());
+  release_writer_lock();
+  return false;
+}
+
+bool TraceWriter::Impl::check_same_ledger(const TraceHeader &stored, const TraceHeader &header) {
+  const std::string where = path + ": this ledger ";
+  if (stored.rule_set != header.rule_set)
+    return fail(where + "uses rule set '" + stored.rule_set + "' but this job uses '" +
+                header.rule_set + "'; use the same rule set or a new ledger file");
+  const std::string stored_flops = original_flops_text(stored.original);
+  const std::string our_flops = original_flops_text(header.original);
+  if (stored_flops != our_flops)
+    return fail(where + "records original_flops " + stored_flops + " but this job declares " +
+                our_flops + "; a ledger covers one modification of one base model");
+  if (stored.original.systemic_risk != header.original.systemic_risk)
+    return fail(where + "records original_systemic_risk " +
+                (stored.original.systemic_risk ? "1" : "0") + " but this job declares " +
+                (header.original.systemic_risk ? "1" : "0"));
+  return true;
+}
+
+bool TraceWriter::Impl::load_position() {
+  const hsize_t rows = datasets.step_rows;
+  next_row = rows;
+  if (rows > 0) {
+    StepRecord last{};
+    StepRow row;
+    if (!read_rows(datasets.steps.get(), types.step.get(), rows - 1, 1, &last))
+      return fail_hdf5("reading the last step row");
+    if (!from_record(last, rows - 1, row, error)) return fail(path + ": " + error);
+    if (row.row != rows - 1)
+      return fail(path + ": damaged ledger: the last step row is numbered " +
+                  std::to_string(row.row) + " but is row " + std::to_string(rows - 1) +
+                  " of the dataset");
+    cumulative_counted = row.cumulative_counted;
+    cumulative_modification = row.cumulative_modification;
+  }
+  if (datasets.segment_rows > 0) {
+    SegmentRecord last{};
+    if (!read_rows(datasets.segments.get(), types.segment.get(), datasets.segment_rows - 1, 1,
+                   &last))
+      return fail_hdf5("reading the last segment row");
+    next_segment = last.id + 1;
+  }
+  return true;
+}
+
+bool TraceWriter::Impl::open_existing(const TraceHeader &header) {
+  // Lock before HDF5 opens the file: nothing may write into a ledger that another job is
+  // appending to, not even the close of a refused open.
+  const int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
+  if (fd < 0)
+    return fail(path + ": opening the existing trace for appending failed (" +
+                std::strerror(errno) + ")");
+  if (!take_writer_lock(fd)) return false;
+  // An empty file is what a job killed while creating the ledger leaves: nothing to keep.
+  if (file_size(path) == 0) return create(header);
+  if (!has_hdf5_signature(path))
+    return fail(path + ": exists but is not an HDF5 file; refusing to overwrite it");
+  if (!check_appendable(header)) return false;
+  Hid fapl = file_access_without_locking();
+  if (!fapl.valid()) return fail_hdf5("creating the file access properties");
+  file = Hid(H5Fopen(path.c_str(), H5F_ACC_RDWR, fapl.get()), H5Fclose);
+  if (!file.valid()) return fail_hdf5("opening the existing trace for appending");
+  if (open_datasets(file.get(), path, types, datasets, error) != ReadFailure::None) return false;
+  return load_position();
+}
+
+/// Checks, read-only, that the existing file is a ledger this job may append to.
+bool TraceWriter::Impl::check_appendable(const TraceHeader &header) {
+  Hid fapl = file_access_without_locking();
+  if (!fapl.valid()) return fail_hdf5("creating the file access properties");
+  Hid readonly(H5Fopen(path.c_str(), H5F_ACC_RDONLY, fapl.get()), H5Fclose);
+  if (!readonly.valid()) return fail_hdf5("opening the existing trace");
+  TraceHeader stored;
+  if (read_header(readonly.get(), path, stored, error) != ReadFailure::None) return false;
+  if (stored.format_major != FLOPLEDGER_FORMAT_MAJOR ||
+      stored.format_minor > FLOPLEDGER_FORMAT_MINOR)
+    return fail(path + ": format " + format_version_text(stored.format_major, stored.format_minor) +
+                " cannot be appended to by this writer (format " +
+                format_version_text(FLOPLEDGER_FORMAT_MAJOR, FLOPLEDGER_FORMAT_MINOR) +
+                "); use the flopledger that wrote it or a new ledger file");
+  if (!check_same_ledger(stored, header)) return false;
+  OpenDatasets present;
+  return open_datasets(readonly.get(), path, types, present, error) == ReadFailure::None;
+}
+
+bool TraceWriter::Impl::write_segment() {
+  const SegmentRecord record = to_record(current);
+  if (!write_row(datasets.segments.get(), types.segment.get(), current_index, &record))
+    return fail_hdf5("writing segment " + std::to_string(current.id));
+  return true;
+}
+
+TraceWriter::TraceWriter() : impl_(std::make_unique<Impl>()) {}
+
+TraceWriter::~TraceWriter() {
+  close();
+}
+
+std::unique_ptr<TraceWriter> TraceWriter::open(const std::string &path, const TraceHeader &header,
+                                               std::string &error) {
+  QuietHdf5 quiet;
+  if (!validate_header(header, error)) {
+    error = path + ": " + error;
+    return nullptr;
+  }
+  std::unique_ptr<TraceWriter> writer(new TraceWriter());
+  Impl &impl = *writer->impl_;
+  impl.path = path;
+  impl.rules = find_rule_set(header.rule_set);
+  if (!impl.types.valid()) {
+    error = failed(path, "building the row types");
+    return nullptr;
+  }
+  const bool ok = impl.open_or_create(header);
+  if (!ok) {
+    error = impl.error;
+    return nullptr;
+  }
+  return writer;
+}
+
+std::uint64_t TraceWriter::next_row() const {
+  return impl_->next_row;
+}
+std::uint32_t TraceWriter::next_segment_id() const {
+  return impl_->next_segment;
+}
+u128 TraceWriter::cumulative_counted() const {
+  return impl_->cumulative_counted;
+}
+u128 TraceWriter::cumulative_modification() const {
+  return impl_->cumulative_modification;
+}
+const std::string &TraceWriter::error() const {
+  return impl_->error;
+}
+
+bool TraceWriter::begin_segment(const Segment &segment) {
+  QuietHdf5 quiet;
+  Impl &m = *impl_;
+  if (!m.require_open("begin_segment")) return false;
+  if (m.segment_open)
+    return m.fail(m.path + ": begin_segment: segment " + std::to_string(m.current.id) +
+                  " is still open; end it first");
+  if (segment.id != m.next_segment)
+    return m.fail(m.path + ": begin_segment: segment id " + std::to_string(segment.id) +
+                  ", expected " + std::to_string(m.next_segment) + " (next_segment_id())");
+  // The writer owns the bookkeeping fields: a new segment is running and starts at next_row.
+  m.current = segment;
+  m.current.end = 0;
+  m.current.state = FLOPLEDGER_SEGMENT_RUNNING;
+  m.current.exit_status = 0;
+  m.current.first_row = m.next_row;
+  m.current.rows = 0;
+  m.current_index = m.datasets.segment_rows;
+  if (!m.write_segment() || !m.flush("begin_segment")) return false;
+  ++m.datasets.segment_rows;
+  ++m.next_segment;
+  m.segment_open = true;
+  return true;
+}
+
+bool TraceWriter::append(const StepRow &row) {
+  QuietHdf5 quiet;
+  Impl &m = *impl_;
+  if (!m.require_open("append")) return false;
+  const std::string where = m.path + ": append: ";
+  if (!m.segment_open) return m.fail(where + "no segment is open (call begin_segment first)");
+  if (row.row != m.next_row)
+    return m.fail(where + "row number " + std::to_string(row.row) + ", expected " +
+                  std::to_string(m.next_row) + " (next_row())");
+  if (row.segment != m.current.id)
+    return m.fail(where + "row " + std::to_string(row.row) + " names segment " +
+                  std::to_string(row.segment) + " but the open segment is " +
+                  std::to_string(m.current.id));
+  StepRecord record;
+  u128 period_total = 0;
+  std::string error, gap;
+  if (!to_record(row, record, period_total, error) ||
+      !check_cumulative(row, record, period_total, *m.rules, m.cumulative_counted,
+                        m.cumulative_modification, error, gap))
+    return m.fail(where + error);
+
+  if (!write_row(m.datasets.steps.get(), m.types.step.get(), m.next_row, &record))
+    return m.fail_hdf5("appending step row " + std::to_string(row.row));
+  ++m.next_row;
+  ++m.datasets.step_rows;
+  m.cumulative_counted = row.cumulative_counted;
+  m.cumulative_modification = row.cumulative_modification;
+  // Keep the segment's row count current, so that it is right even if the job dies.
+  ++m.current.rows;
+  if (!m.write_segment()) return false;
+  if (!gap.empty()) {
+    const EventRecord event = to_record(Event{row.row, row.t_end, "cumulative_gap", gap});
+    if (!write_row(m.datasets.events.get(), m.types.event.get(), m.datasets.event_rows, &event))
+      return m.fail_hdf5("appending the cumulative_gap event");
+    ++m.datasets.event_rows;
+  }
+  return m.flush("append");
+}
+
+bool TraceWriter::add_event(const Event &event) {
+  QuietHdf5 quiet;
+  Impl &m = *impl_;
+  if (!m.require_open("add_event")) return false;
+  const EventRecord record = to_record(event);
+  if (!write_row(m.datasets.events.get(), m.types.event.get(), m.datasets.event_rows, &record))
+    return m.fail_hdf5("appending event '" + event.kind + "'");
+  ++m.datasets.event_rows;
+  return m.flush("add_event");
+}
+
+bool TraceWriter::end_segment(double end, std::uint8_t state, std::int32_t exit_status) {
+  QuietHdf5 quiet;
+  Impl &m = *impl_;
+  if (!m.require_open("end_segment")) return false;
+  if (!m.segment_open) return m.fail(m.path + ": end_segment: no segment is open");
+  if (state != FLOPLEDGER_SEGMENT_CLEAN && state != FLOPLEDGER_SEGMENT_ERROR)
+    return m.fail(m.path + ": end_segment: state " + std::to_string(state) +
+                  " is not 1 (clean) or 2 (error)");
+  m.current.end = end;
+  m.current.state = state;
+  m.current.exit_status = exit_status;
+  if (!m.write_segment() || !m.flush("end_segment")) return false;
+  m.segment_open = false;
+  return true;
+}
+
+bool TraceWriter::close() {
+  QuietHdf5 quiet;
+  Impl &m = *impl_;
+  if (!m.file.valid()) {
+    m.release_writer_lock();
+    return true;
+  }
+  const bool flushed = H5Fflush(m.file.get(), H5F_SCOPE_GLOBAL) >= 0;
+  if (!flushed) m.fail_hdf5("flushing before close");
+  m.datasets = OpenDatasets{};
+  const bool closed = m.file.reset();
+  if (flushed && !closed) m.fail_hdf5("closing the trace");
+  m.release_writer_lock(); // only once HDF5 has written its last byte
+  return flushed && closed;
+}
+
+} // namespace flopledger::io
