@@ -178,7 +178,10 @@ void begin_with_mpi(int provided) {
   }
   PMPI_Comm_rank(transport.comm, &transport.rank);
   PMPI_Comm_size(transport.comm, &transport.size);
-  transport.threaded = provided == MPI_THREAD_MULTIPLE;
+  // FLOPLEDGER_INTERNAL_NO_METER_THREAD=1 takes the path of an MPI without MPI_THREAD_MULTIPLE
+  // (every round at exit), so that the tests can exercise it with this Open MPI.
+  transport.threaded = provided == MPI_THREAD_MULTIPLE &&
+                       std::getenv("FLOPLEDGER_INTERNAL_NO_METER_THREAD") == nullptr;
   // A configuration error on any rank turns metering off on every rank, so that no rank waits
   // for rounds that another will never join.
   int ok = g_config_ok ? 1 : 0;
