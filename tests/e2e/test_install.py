@@ -1,6 +1,7 @@
 """cmake --install: the header, runtime, plugin, command, CMake package and pkg-config file are
 installed and usable by a consumer project, and the installed command finds its runtime."""
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -64,6 +65,46 @@ def main():
             r = run([exe], env=dict(os.environ, FLOPLEDGER_ENABLE="0"))
             check(r.returncode == 0 and "active=0 add=1" in r.stdout,
                   "consumer output unexpected: %r %r" % (r.stdout, r.stderr))
+
+        # Linked use of the C API (no preload, no launcher): FLOPs the program reports itself,
+        # by precision and phase, land in the ledger exactly.
+        api_src = os.path.join(tmp, "api_consumer.c")
+        with open(api_src, "w") as f:
+            f.write('#include <flopledger/flopledger.h>\n'
+                    'int main(void) {\n'
+                    '  int bad = flopledger_add_flops(1, FLOPLEDGER_PRECISION_COUNT, -1) +\n'
+                    '            flopledger_set_phase(FLOPLEDGER_PHASE_COUNT);\n'
+                    '  int ok = flopledger_add_flops(1000, FLOPLEDGER_PRECISION_BF16, -1) +\n'
+                    '           flopledger_set_phase(FLOPLEDGER_PHASE_EVAL) +\n'
+                    '           flopledger_add_flops(500, FLOPLEDGER_PRECISION_FP16, -1) +\n'
+                    '           flopledger_add_flops(7, FLOPLEDGER_PRECISION_FP8,\n'
+                    '                                FLOPLEDGER_PHASE_SYNTHETIC_DATA) +\n'
+                    '           flopledger_step_end(10);\n'
+                    '  return (bad == 2 * FLOPLEDGER_ERR_INVALID_ARGUMENT && ok == 0) ? 0 : 1;\n'
+                    '}\n')
+        api_exe = os.path.join(tmp, "api_consumer")
+        r = run(["cc", api_src, "-o", api_exe] + flags.stdout.split() + ["-Wl,-rpath," + libdir])
+        check(r.returncode == 0, "compiling the API consumer failed: " + r.stderr)
+        ledger = os.path.join(tmp, "api.h5")
+        env = {k: v for k, v in os.environ.items() if not k.startswith("FLOPLEDGER_")}
+        env.update(FLOPLEDGER_LEDGER=ledger, FLOPLEDGER_QUIET="1")
+        r = run([api_exe], env=env)
+        check(r.returncode == 0, "API consumer: unexpected return codes: " + r.stderr[-1000:])
+        r = run([os.path.join(prefix, "bin/flopledger"), "report", ledger, "--json"])
+        check(r.returncode == 0, "report of the API consumer's ledger failed: " + r.stderr)
+        if r.returncode == 0:
+            rep = json.loads(r.stdout)
+            check(rep["counted_flops"] == "1507", "API consumer counted %s" % rep["counted_flops"])
+            check(rep["modification_flops"] == "1007",
+                  "eval excluded, synthetic data included: %s" % rep["modification_flops"])
+            check(rep["counted_flops_by_precision"]["bf16"] == "1000" and
+                  rep["counted_flops_by_precision"]["fp16"] == "500" and
+                  rep["counted_flops_by_precision"]["fp8"] == "7", "by precision")
+            check(rep["counted_flops_by_phase"]["train"] == "1000" and
+                  rep["counted_flops_by_phase"]["eval"] == "500" and
+                  rep["counted_flops_by_phase"]["synthetic_data"] == "7", "by phase")
+            check(rep["counted_flops_by_source"]["api"] == "1507", "source api")
+            check(str(rep["tokens"]) == "10" and rep["steps"] == 1, "tokens and steps")
 
         # A consumer with find_package(flopledger).
         proj = os.path.join(tmp, "proj")
