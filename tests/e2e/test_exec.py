@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """`flopledger exec` as the program of a launcher that starts the ranks itself (here plain
 `mpirun -np 2`): each rank preloads the runtime into the real program and the ledger's total is
-exact; a bad configuration is refused before the program starts."""
+exact; a bad configuration is refused before the program starts, and a runtime started without
+the command turns metering off (never the job) and says why."""
 
 import os
 import sys
@@ -33,6 +34,17 @@ def main():
     c.equal(res.rc, 2, "a bad --every-steps exits 2")
     c.check("--every-steps" in res.stderr, "the error names --every-steps", res.tail())
     c.check(not os.path.exists(marker), "the program was not started")
+    # The runtime started without the command (plain mpirun + LD_PRELOAD) meets a bad value:
+    # the job runs on unmetered, every rank agrees, and rank 0 names the variable.
+    ledger = c.path("bad-runtime", "ledger.h5")
+    res = E.run(["mpirun", "--oversubscribe", "-np", str(ranks), "-x",
+                 "LD_PRELOAD=" + paths.runtime, "-x", "FLOPLEDGER_LEDGER=" + ledger, "-x",
+                 "FLOPLEDGER_EVERY_STEPS=abc", paths.mpi_gemm, "--steps", "2"],
+                env=E.base_env(), timeout=120, verbose=args.verbose)
+    c.ran_ok(res, "a job with FLOPLEDGER_EVERY_STEPS=abc still runs")
+    c.check("FLOPLEDGER_EVERY_STEPS='abc'" in res.stderr and "metering is OFF" in res.stderr,
+            "rank 0 names the variable and says metering is off", res.tail())
+    c.check(not os.path.exists(ledger), "no ledger is written")
     c.finish()
 
 
