@@ -173,8 +173,10 @@ std::string_view status_name(Status status) {
 }
 
 const std::vector<RuleSet> &rule_sets() {
-  static const std::vector<RuleSet> sets{eu_gpai_2025_07()};
-  return sets;
+  // Never destroyed: the runtime evaluates from its exit path, which may run after static
+  // destructors (the library-destructor fallback in runtime/lifecycle.cpp).
+  static const auto *sets = new std::vector<RuleSet>{eu_gpai_2025_07()};
+  return *sets;
 }
 
 const RuleSet *find_rule_set(std::string_view name) {
