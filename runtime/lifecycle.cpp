@@ -215,8 +215,7 @@ void begin_local() {
 }
 
 void finish(int exit_status) {
-  g_metering = false;
-  g_metering = false;
+  if (!g_metering.exchange(false)) return;
   meter_finish(exit_status);
   set_counting_enabled(false);
 }
