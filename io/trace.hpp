@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -25,6 +26,7 @@ struct TraceHeader {
   OriginalModel original; ///< written as a decimal string, or "unknown"
   std::string base_model;
   std::vector<std::pair<std::string, std::string>> config; ///< effective configuration
+  std::string rule_set_text; ///< the rule set's full source text (format 1.1; "" in 1.0 files)
 };
 
 /// One job (or restart) that wrote into the ledger.
@@ -41,6 +43,12 @@ struct Segment {
   std::uint64_t first_row = 0; ///< index of the segment's first step row
   std::uint64_t rows = 0;      ///< step rows written by this segment
 };
+
+/// Which estimate of the modification compute the verdict used (the rule set decides).
+enum class Method : std::uint8_t { Counted = 0, Analytic = 1, Hardware = 2 };
+
+/// "counted", "analytic", "hardware".
+std::string_view method_name(Method method);
 
 /// One reduced period: the job's counts plus what rank 0 decided from them.
 struct StepRow {
@@ -59,13 +67,41 @@ struct StepRow {
   u128 cumulative_modification = 0; ///< ledger total of the phases the rule set counts
   Status status = Status::DownstreamUser;
   double fraction_of_threshold = 0;
+
+  // Format 1.1: the other methods, side by side with the counted figures. A 1.0 file reads back
+  // with every *_available false and these figures zero.
+  u128 replica_tokens = 0;         ///< tokens reported once per model replica: the analytic basis
+  u128 attention_sq = 0;           ///< sum of squared sequence lengths behind replica_tokens
+  bool analytic_available = false; ///< a model was declared: the next five figures are meaningful
+  u128 analytic_flops = 0;         ///< period, architecture-based (accounting/analytic.hpp)
+  u128 aws_flops = 0;              ///< period, (4 N_total + 2 N_trainable) x tokens
+  u128 hf_flops = 0;               ///< period, 6 N x tokens
+  u128 cumulative_analytic = 0, cumulative_aws = 0, cumulative_hf = 0; ///< ledger totals
+  bool hardware_available = false; ///< device count and peak known (never on CPU runs)
+  u128 hardware_flops = 0;         ///< period, devices x seconds x peak x utilisation
+  u128 cumulative_hardware = 0;
+  Method verdict_method = Method::Counted; ///< which figure the status was decided on
+  u128 verdict_flops = 0;                  ///< that figure, cumulative over the ledger
+  u128 threshold_flops = 0;                ///< the threshold it was compared with
+  bool forecast_available = false;         ///< a planned length was given and the rate is known
+  u128 forecast_flops = 0;                 ///< projected modification compute at the planned end
 };
 
 struct Event {
   std::uint64_t row = 0; ///< step row current when the event happened
   double time = 0;
-  std::string kind;   ///< e.g. "segment_start", "rank_exit_error", "threshold_crossed"
-  std::string detail; ///< free text
+  std::string kind;       ///< e.g. "segment_start", "rank_exit_error", "threshold_crossed"
+  std::string detail;     ///< free text
+  std::uint64_t step = 0; ///< training step the event refers to (format 1.1; 0 if none)
+  u128 flops = 0;         ///< the figure the event is about (format 1.1; 0 if none)
+};
+
+/// One fact about the environment of a job, recorded at its start (format 1.1): command line,
+/// host names, library versions, git commit of the training code, declared model, ...
+struct EnvironmentEntry {
+  std::uint32_t segment = 0;
+  std::string key;   ///< e.g. "command_line", "mpi_library", "git_commit", "model"
+  std::string value; ///< free text (JSON for "model")
 };
 
 /// Writes a trace. Every method returns false and sets error() on failure; it never throws and
@@ -100,6 +136,8 @@ public:
   /// rewrites the open segment's row count, so that it is right even if the job dies.
   bool append(const StepRow &row);
   bool add_event(const Event &event);
+  /// Appends one environment fact and flushes.
+  bool add_environment(const EnvironmentEntry &entry);
   /// Rewrites the current segment's end, state, exit status and row count, and flushes.
   bool end_segment(double end, std::uint8_t state, std::int32_t exit_status);
   /// Closes the file (also done by the destructor).
@@ -119,6 +157,7 @@ struct TraceContents {
   std::vector<Segment> segments;
   std::vector<StepRow> rows;
   std::vector<Event> events;
+  std::vector<EnvironmentEntry> environment; ///< empty in format 1.0 files
 };
 
 /// Reads a whole trace. `live`: the file may be open for writing by a running job (file locking

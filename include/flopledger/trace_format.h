@@ -4,7 +4,7 @@
 #define FLOPLEDGER_TRACE_FORMAT_H
 
 #define FLOPLEDGER_FORMAT_MAJOR 1
-#define FLOPLEDGER_FORMAT_MINOR 0
+#define FLOPLEDGER_FORMAT_MINOR 1
 
 /* Root attributes. */
 #define FLOPLEDGER_ATTR_FORMAT "flopledger_format"          /* "flopledger-trace" */
@@ -20,6 +20,7 @@
 #define FLOPLEDGER_ATTR_PRECISION_NAMES "precision_names" /* comma-separated, column order */
 #define FLOPLEDGER_ATTR_PHASE_NAMES "phase_names"
 #define FLOPLEDGER_ATTR_SOURCE_NAMES "source_names"
+#define FLOPLEDGER_ATTR_RULE_SET_TEXT "rule_set_text" /* 1.1: the rule set's source text */
 
 #define FLOPLEDGER_FORMAT_TAG "flopledger-trace"
 
@@ -27,6 +28,7 @@
 #define FLOPLEDGER_DSET_STEPS "steps"
 #define FLOPLEDGER_DSET_SEGMENTS "segments"
 #define FLOPLEDGER_DSET_EVENTS "events"
+#define FLOPLEDGER_DSET_ENVIRONMENT "environment" /* 1.1: (segment, key, value) rows */
 
 /* Fixed string lengths inside compound rows (bytes, NUL-padded). */
 #define FLOPLEDGER_DECIMAL_LEN 48
@@ -35,10 +37,17 @@
 #define FLOPLEDGER_HOSTS_LEN 1024
 #define FLOPLEDGER_EVENT_KIND_LEN 32
 #define FLOPLEDGER_EVENT_DETAIL_LEN 256
+#define FLOPLEDGER_ENV_KEY_LEN 64
+#define FLOPLEDGER_ENV_VALUE_LEN 4096
 
 /* Segment end states (uint8). */
 #define FLOPLEDGER_SEGMENT_RUNNING 0 /* still open; after the job died, "not cleanly closed" */
 #define FLOPLEDGER_SEGMENT_CLEAN 1   /* every rank finished normally */
 #define FLOPLEDGER_SEGMENT_ERROR 2   /* a rank exited with a non-zero status; exit_status says */
+
+/* Step-row verdict methods (uint8). */
+#define FLOPLEDGER_METHOD_COUNTED 0
+#define FLOPLEDGER_METHOD_ANALYTIC 1
+#define FLOPLEDGER_METHOD_HARDWARE 2
 
 #endif /* FLOPLEDGER_TRACE_FORMAT_H */
