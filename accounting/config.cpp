@@ -134,13 +134,99 @@ std::optional<std::string> apply_systemic_risk(const std::string &value, Config 
 }
 
 std::optional<std::string> apply_rule_set(const std::string &value, Config &config) {
-  if (!find_rule_set(value)) {
+  RuleSet rules;
+  std::string error;
+  if (!load_rule_set(value, rules, error)) {
     std::vector<std::string> names;
     for (const RuleSet &set : rule_sets())
       names.emplace_back(set.name);
-    return "expected a rule set name: " + join(names);
+    return "expected a rule set name (" + join(names) + ") or the path of a rule-set file (" +
+           error + ")";
   }
   config.rule_set = value;
+  config.rules = rules;
+  return std::nullopt;
+}
+
+std::optional<std::string> read_small_file(const std::string &path, std::string &text);
+
+std::optional<std::string> apply_model(const std::string &value, Config &config) {
+  if (value.empty()) {
+    config.model_file.clear();
+    config.model_declared = false;
+    return std::nullopt;
+  }
+  std::string text;
+  if (auto problem = read_small_file(value, text))
+    return "expected a readable JSON model file (" + *problem + ")";
+  ModelSpec model;
+  std::string error;
+  if (!parse_model_json(text, value, model, error) || !validate_model(model, error))
+    return "expected a JSON model file as described in docs/methods.md (" + error + ")";
+  config.model_file = value;
+  config.model = model;
+  config.model_json = text;
+  config.model_declared = true;
+  return std::nullopt;
+}
+
+std::optional<std::string> apply_budget(const std::string &value, Config &config) {
+  if (value.empty()) {
+    config.budget_text.clear();
+    return std::nullopt;
+  }
+  Budget budget;
+  std::string error;
+  if (!parse_budget(value, budget, error)) return error;
+  config.budget = budget;
+  config.budget_text = value;
+  return std::nullopt;
+}
+
+std::optional<std::string> apply_planned_steps(const std::string &value, Config &config) {
+  const auto steps = parse_count(value, UINT64_MAX / 10);
+  if (!steps) return "expected a step number (an integer, 0 for unknown)";
+  config.planned_steps = *steps;
+  return std::nullopt;
+}
+
+std::optional<std::string> apply_planned_tokens(const std::string &value, Config &config) {
+  const ParsedFlops parsed = parse_flops(value);
+  if (!parsed.ok || parsed.value > UINT64_MAX)
+    return "expected a token count such as 2e9 (an integer below 2^64, 0 for unknown)";
+  config.planned_tokens = static_cast<std::uint64_t>(parsed.value);
+  return std::nullopt;
+}
+
+constexpr std::pair<std::string_view, int> kStopSignals[] = {
+    {"none", 0}, {"SIGUSR1", 10}, {"SIGUSR2", 12}, {"SIGTERM", 15}, {"SIGINT", 2}};
+
+std::optional<std::string> apply_stop_signal(const std::string &value, Config &config) {
+  for (const auto &[name, number] : kStopSignals)
+    if (value == name) {
+      config.stop_signal = number;
+      return std::nullopt;
+    }
+  return "expected none, SIGUSR1, SIGUSR2, SIGTERM or SIGINT";
+}
+
+std::string show_stop_signal(const Config &c) {
+  for (const auto &[name, number] : kStopSignals)
+    if (c.stop_signal == number) return std::string(name);
+  return std::to_string(c.stop_signal);
+}
+
+std::optional<std::string> apply_peak(const std::string &value, Config &config) {
+  const ParsedFlops parsed = parse_flops(value);
+  if (!parsed.ok) return "expected FLOP/s per device such as 9.89e14, or 0 (" + parsed.error + ")";
+  config.hardware_peak_flops = parsed.value;
+  return std::nullopt;
+}
+
+std::optional<std::string> apply_utilization(const std::string &value, Config &config) {
+  const auto fraction = parse_seconds(value, 0, 1);
+  if (!fraction || *fraction <= 0) return "expected a fraction of the peak, above 0 and at most 1";
+  config.hardware_utilization = *fraction;
   return std::nullopt;
 }
 
@@ -226,6 +312,24 @@ const std::vector<Setting> &settings() {
        show_phase},
       {"ENABLE", "0 to disable metering entirely", apply_enable,
        [](const Config &c) { return flag_text(c.enabled); }},
+      {"MODEL", "JSON file declaring the model, for the analytic estimate (docs/methods.md)",
+       apply_model, [](const Config &c) { return c.model_file; }},
+      {"BUDGET",
+       "budget guard: stop before the modification compute passes this fraction of the "
+       "threshold (0.8 or 80%) or this many FLOP (2.5e22); empty: no guard",
+       apply_budget, [](const Config &c) { return c.budget_text; }},
+      {"PLANNED_STEPS", "ledger step number at which the modification ends, for the forecast",
+       apply_planned_steps, [](const Config &c) { return std::to_string(c.planned_steps); }},
+      {"PLANNED_TOKENS", "training tokens the modification will process, for the forecast",
+       apply_planned_tokens, [](const Config &c) { return std::to_string(c.planned_tokens); }},
+      {"STOP_SIGNAL", "signal every rank raises when the budget guard stops the job",
+       apply_stop_signal, show_stop_signal},
+      {"HARDWARE_PEAK_FLOPS",
+       "peak FLOP/s of one device (one device per rank), for the hardware estimate; 0: unknown",
+       apply_peak, [](const Config &c) { return to_decimal(c.hardware_peak_flops); }},
+      {"HARDWARE_UTILIZATION", "utilisation of the peak for the hardware estimate, (0, 1]",
+       apply_utilization,
+       [](const Config &c) { return format_seconds(c.hardware_utilization); }},
   };
   return table;
 }
@@ -359,6 +463,12 @@ bool read_file(const std::string &path, std::string &text, std::string &why) {
   else if (text.size() > kMaxConfigFileBytes)
     why = "larger than " + std::to_string(kMaxConfigFileBytes) + " bytes";
   return why.empty();
+}
+
+std::optional<std::string> read_small_file(const std::string &path, std::string &text) {
+  std::string why;
+  if (!read_file(path, text, why)) return path + ": " + why;
+  return std::nullopt;
 }
 
 // ---- the layers ----

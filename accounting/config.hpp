@@ -10,6 +10,8 @@
 #include <utility>
 #include <vector>
 
+#include "accounting/analytic.hpp"
+#include "accounting/budget.hpp"
 #include "accounting/rules.hpp"
 
 namespace flopledger {
@@ -25,6 +27,18 @@ struct Config {
   double exit_timeout = 10.0;         ///< EXIT_TIMEOUT: seconds an erroring rank waits to hand over
   int phase = FLOPLEDGER_PHASE_TRAIN; ///< PHASE: initial phase name (train, eval, ...)
   bool enabled = true;                ///< ENABLE: 0|1
+  RuleSet rules = default_rule_set(); ///< the rule set RULE_SET names (built-in or a file)
+  std::string model_file;             ///< MODEL: JSON model file for the analytic estimate
+  bool model_declared = false;        ///< MODEL was given and parsed into `model`
+  ModelSpec model;
+  std::string model_json;         ///< the file's text, recorded in the ledger
+  std::string budget_text;        ///< BUDGET as given ("" = no budget guard)
+  Budget budget;                  ///< meaningful when budget_text is not empty
+  std::uint64_t planned_steps = 0;  ///< PLANNED_STEPS: ledger step at which the run ends (0: ?)
+  std::uint64_t planned_tokens = 0; ///< PLANNED_TOKENS: total training tokens planned (0: ?)
+  int stop_signal = 0;              ///< STOP_SIGNAL: signal raised on a budget stop (0: none)
+  u128 hardware_peak_flops = 0;     ///< HARDWARE_PEAK_FLOPS: per device FLOP/s (0: unknown)
+  double hardware_utilization = 0;  ///< HARDWARE_UTILIZATION: fraction of peak, (0, 1]
 };
 
 /// One configuration problem, already phrased for people.

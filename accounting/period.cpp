@@ -50,7 +50,11 @@ bool JobPeriod::add_rank(const RankPeriod &rank) {
           return false;
     if (!checked_add(next.calls[s], rank.calls[s], next.calls[s])) return false;
   }
-  if (!checked_add(next.tokens, rank.tokens, next.tokens)) return false;
+  if (!checked_add(next.tokens, rank.tokens, next.tokens) ||
+      !checked_add(next.replica_tokens, rank.replica_tokens, next.replica_tokens) ||
+      !checked_add(next.sequence_sq, rank.sequence_sq, next.sequence_sq) ||
+      !checked_add(next.unsequenced_tokens, rank.unsequenced_tokens, next.unsequenced_tokens))
+    return false;
 
   // The rank's total fits 64 bits only when its cells do not add past 2^64; clamp for MIN/MAX.
   const std::uint64_t rank_flops = rank_total > std::numeric_limits<std::uint64_t>::max()

@@ -14,8 +14,13 @@ struct RankPeriod {
   std::uint64_t flops[kSources][kPrecisions][kPhases] = {};
   std::uint64_t calls[kSources] = {}; ///< hooked calls that succeeded and were counted
   std::uint64_t tokens = 0;           ///< tokens reported through flopledger_step_end
-  std::uint64_t steps = 0;            ///< steps ended in this period
-  std::uint64_t last_step = 0;        ///< the rank's step counter at the end of the period
+  /// Training tokens this rank reports for its model replica (the analytic basis): tokens of
+  /// steps ended in the train phase on a rank that reports tokens (flopledger_report_tokens).
+  std::uint64_t replica_tokens = 0;
+  std::uint64_t sequence_sq = 0; ///< sum of squared sequence lengths reported for replica tokens
+  std::uint64_t unsequenced_tokens = 0; ///< replica tokens reported without sequence lengths
+  std::uint64_t steps = 0;              ///< steps ended in this period
+  std::uint64_t last_step = 0;          ///< the rank's step counter at the end of the period
 
   /// Sum of every FLOP cell, exactly.
   u128 total_flops() const;
@@ -26,6 +31,9 @@ struct JobPeriod {
   u128 flops[kSources][kPrecisions][kPhases] = {}; ///< SUM over ranks
   u128 calls[kSources] = {};                       ///< SUM over ranks
   u128 tokens = 0;                                 ///< SUM over ranks
+  u128 replica_tokens = 0;                         ///< SUM over ranks
+  u128 sequence_sq = 0;                            ///< SUM over ranks
+  u128 unsequenced_tokens = 0;                     ///< SUM over ranks
   std::uint64_t step_first = 0; ///< lowest per-rank last_step (MIN): the slowest rank's step
   std::uint64_t step_last = 0;  ///< highest per-rank last_step (MAX)
   std::uint64_t rank_flops_min = 0, rank_flops_max = 0;   ///< per-rank period FLOPs, MIN / MAX

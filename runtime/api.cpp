@@ -72,6 +72,51 @@ FLOPLEDGER_EXPORT int flopledger_modification_flops(char *buffer, size_t size) {
   return FLOPLEDGER_OK;
 }
 
+FLOPLEDGER_EXPORT int flopledger_declare_model(const char *json) {
+  if (json == nullptr) return FLOPLEDGER_ERR_INVALID_ARGUMENT;
+  if (!active()) return FLOPLEDGER_ERR_NOT_ACTIVE;
+  return meter_declare_model(json) ? FLOPLEDGER_OK : FLOPLEDGER_ERR_INVALID_ARGUMENT;
+}
+
+FLOPLEDGER_EXPORT int flopledger_report_tokens(int reports) {
+  if (reports != 0 && reports != 1) return FLOPLEDGER_ERR_INVALID_ARGUMENT;
+  if (!active()) return FLOPLEDGER_ERR_NOT_ACTIVE;
+  set_reports_tokens(reports == 1);
+  return FLOPLEDGER_OK;
+}
+
+FLOPLEDGER_EXPORT int flopledger_add_sequences(const uint64_t *lengths, size_t count) {
+  if (lengths == nullptr && count > 0) return FLOPLEDGER_ERR_INVALID_ARGUMENT;
+  if (!active()) return FLOPLEDGER_ERR_NOT_ACTIVE;
+  return add_sequences(lengths, count) ? FLOPLEDGER_OK : FLOPLEDGER_ERR_INVALID_ARGUMENT;
+}
+
+FLOPLEDGER_EXPORT int flopledger_set_plan(uint64_t planned_steps, uint64_t planned_tokens) {
+  if (!active()) return FLOPLEDGER_ERR_NOT_ACTIVE;
+  meter_set_plan(planned_steps, planned_tokens);
+  return FLOPLEDGER_OK;
+}
+
+FLOPLEDGER_EXPORT int flopledger_should_stop(void) {
+  if (!active()) return 0;
+  return meter_should_stop() ? 1 : 0;
+}
+
+FLOPLEDGER_EXPORT int flg_should_stop(void) {
+  return flopledger_should_stop();
+}
+
+FLOPLEDGER_EXPORT int flopledger_set_step(uint64_t step) {
+  if (!active()) return FLOPLEDGER_ERR_NOT_ACTIVE;
+  set_step_number(step);
+  meter_note_step_set(step);
+  return FLOPLEDGER_OK;
+}
+
+FLOPLEDGER_EXPORT uint64_t flopledger_get_step(void) {
+  return active() ? step_number() : 0;
+}
+
 FLOPLEDGER_EXPORT int flopledger_is_active(void) {
   return active() ? 1 : 0;
 }

@@ -26,6 +26,12 @@ std::atomic<bool> g_enabled{false};
 std::atomic<std::uint64_t> g_steps{0};
 std::atomic<std::uint64_t> g_tokens{0};
 std::atomic<std::uint64_t> g_oversized{0};
+std::atomic<std::uint64_t> g_step_number{0}; // ledger numbering: continues across jobs
+std::atomic<bool> g_reports_tokens{true};
+std::atomic<std::uint64_t> g_replica_tokens{0}, g_sequence_sq{0}, g_unsequenced{0};
+// Sequence lengths reported for the step in progress (flopledger_add_sequences).
+std::mutex g_sequence_mutex;
+std::uint64_t g_pending_tokens = 0, g_pending_sq = 0;
 
 __attribute__((tls_model("initial-exec"))) thread_local CounterBlock *t_block = nullptr;
 __attribute__((tls_model("initial-exec"))) thread_local bool t_shared = false;
@@ -38,6 +44,7 @@ struct Seen {
 };
 Seen g_seen[kPrivateBlocks + 1];
 std::uint64_t g_seen_steps = 0, g_seen_tokens = 0, g_seen_oversized = 0;
+std::uint64_t g_seen_replica = 0, g_seen_sequence_sq = 0, g_seen_unsequenced = 0;
 
 CounterBlock *claim_block() {
   int index = g_blocks_claimed.fetch_add(1, std::memory_order_acq_rel);
@@ -85,8 +92,51 @@ void count_oversized_call() {
 }
 
 std::uint64_t count_step(std::uint64_t tokens) {
+  std::uint64_t pending_tokens = 0, pending_sq = 0;
+  {
+    std::lock_guard<std::mutex> lock(g_sequence_mutex);
+    pending_tokens = g_pending_tokens;
+    pending_sq = g_pending_sq;
+    g_pending_tokens = g_pending_sq = 0;
+  }
+  // The analytic basis: training tokens, once per model replica.
+  if (g_reports_tokens.load(std::memory_order_relaxed) &&
+      g_phase.load(std::memory_order_relaxed) == FLOPLEDGER_PHASE_TRAIN) {
+    g_replica_tokens.fetch_add(tokens, std::memory_order_relaxed);
+    g_sequence_sq.fetch_add(pending_sq, std::memory_order_relaxed);
+    if (tokens > pending_tokens)
+      g_unsequenced.fetch_add(tokens - pending_tokens, std::memory_order_relaxed);
+  }
   g_tokens.fetch_add(tokens, std::memory_order_relaxed);
+  g_step_number.fetch_add(1, std::memory_order_relaxed);
   return g_steps.fetch_add(1, std::memory_order_relaxed) + 1;
+}
+
+bool add_sequences(const std::uint64_t *lengths, std::size_t count) {
+  std::uint64_t tokens = 0, sq = 0;
+  for (std::size_t i = 0; i < count; ++i) {
+    const unsigned __int128 square = static_cast<unsigned __int128>(lengths[i]) * lengths[i];
+    if (lengths[i] > UINT32_MAX || tokens + lengths[i] < tokens || sq + square < sq) return false;
+    tokens += lengths[i];
+    sq += static_cast<std::uint64_t>(square);
+  }
+  std::lock_guard<std::mutex> lock(g_sequence_mutex);
+  if (g_pending_tokens + tokens < g_pending_tokens || g_pending_sq + sq < g_pending_sq)
+    return false;
+  g_pending_tokens += tokens;
+  g_pending_sq += sq;
+  return true;
+}
+
+void set_reports_tokens(bool reports) {
+  g_reports_tokens.store(reports, std::memory_order_relaxed);
+}
+
+std::uint64_t step_number() {
+  return g_step_number.load(std::memory_order_relaxed);
+}
+void set_step_number(std::uint64_t step) {
+  g_step_number.store(step, std::memory_order_relaxed);
 }
 
 void harvest(RankPeriod &out, std::uint64_t &oversized_calls) {
@@ -117,7 +167,16 @@ void harvest(RankPeriod &out, std::uint64_t &oversized_calls) {
   std::uint64_t oversized = g_oversized.load(std::memory_order_relaxed);
   out.steps += steps - g_seen_steps;
   out.tokens += tokens - g_seen_tokens;
-  out.last_step = steps;
+  out.last_step = g_step_number.load(std::memory_order_relaxed);
+  const std::uint64_t replica = g_replica_tokens.load(std::memory_order_relaxed);
+  const std::uint64_t sequence_sq = g_sequence_sq.load(std::memory_order_relaxed);
+  const std::uint64_t unsequenced = g_unsequenced.load(std::memory_order_relaxed);
+  out.replica_tokens += replica - g_seen_replica;
+  out.sequence_sq += sequence_sq - g_seen_sequence_sq;
+  out.unsequenced_tokens += unsequenced - g_seen_unsequenced;
+  g_seen_replica = replica;
+  g_seen_sequence_sq = sequence_sq;
+  g_seen_unsequenced = unsequenced;
   oversized_calls += oversized - g_seen_oversized;
   g_seen_steps = steps;
   g_seen_tokens = tokens;

@@ -5,6 +5,7 @@
 // 2^64 FLOPs between two harvests to be wrong).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
 #include "accounting/period.hpp"
@@ -28,8 +29,21 @@ void set_current_phase(int phase);
 void count_oversized_call();
 
 /// Adds a finished step with its tokens (called from flopledger_step_end); returns the number of
-/// steps this process has ended so far, this one included.
+/// steps this process has ended so far, this one included. Advances the ledger step number, and
+/// in the train phase adds the tokens to the replica (analytic) tokens when this rank reports.
 std::uint64_t count_step(std::uint64_t tokens);
+
+/// Sequence lengths of the step in progress (packed sequences): their squares make the analytic
+/// attention term. False (nothing added) when a length exceeds 2^32-1 or the sums overflow.
+bool add_sequences(const std::uint64_t *lengths, std::size_t count);
+
+/// Whether this rank's tokens count toward the analytic estimate (default true; false on
+/// tensor- or pipeline-parallel peers of a replica's reporting rank).
+void set_reports_tokens(bool reports);
+
+/// The ledger step number of the last ended step (continues the ledger's numbering on resume).
+std::uint64_t step_number();
+void set_step_number(std::uint64_t step);
 
 /// Moves everything counted since the previous harvest into `out` (adds to it). Thread-safe
 /// with respect to counting threads and other harvesters.

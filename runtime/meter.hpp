@@ -54,4 +54,17 @@ bool meter_finish(int exit_status);
 /// The state as of the last completed round; false before the first.
 bool meter_state(flopledger_state &out);
 
+/// Parses and stores a model declared through the C API (rank 0's is used). False, with the
+/// reason printed, when the JSON is not a valid model.
+bool meter_declare_model(const char *json);
+
+/// The planned length of the modification (0: unknown), for the forecast.
+void meter_set_plan(std::uint64_t planned_steps, std::uint64_t planned_tokens);
+
+/// The budget guard's collective decision (flopledger_should_stop).
+bool meter_should_stop();
+
+/// Records that the program set its step number (flopledger_set_step), as an event on rank 0.
+void meter_note_step_set(std::uint64_t step);
+
 } // namespace flopledger::runtime

@@ -8,7 +8,10 @@ namespace {
 
 constexpr std::size_t kCallsAt = kCells;
 constexpr std::size_t kTokensAt = kCallsAt + kSources;
-constexpr std::size_t kRanksAt = kTokensAt + 1;
+constexpr std::size_t kReplicaTokensAt = kTokensAt + 1;
+constexpr std::size_t kSequenceSqAt = kReplicaTokensAt + 1;
+constexpr std::size_t kUnsequencedAt = kSequenceSqAt + 1;
+constexpr std::size_t kRanksAt = kUnsequencedAt + 1;
 constexpr std::size_t kActiveAt = kRanksAt + 1;
 constexpr std::size_t kDoneAt = kActiveAt + 1;
 constexpr std::size_t kLeavingAt = kDoneAt + 1;
@@ -39,6 +42,9 @@ void pack(const RankPeriod &period, const RankFlags &flags, Record &out) {
     put_sum(out, kCallsAt + s, period.calls[s]);
   const u128 total = period.total_flops();
   put_sum(out, kTokensAt, period.tokens);
+  put_sum(out, kReplicaTokensAt, period.replica_tokens);
+  put_sum(out, kSequenceSqAt, period.sequence_sq);
+  put_sum(out, kUnsequencedAt, period.unsequenced_tokens);
   put_sum(out, kRanksAt, 1);
   put_sum(out, kActiveAt, total > 0 ? 1 : 0);
   put_sum(out, kDoneAt, flags.done ? 1 : 0);
@@ -74,6 +80,9 @@ void unpack(const Record &record, JobPeriod &period, JobFlags &flags) {
   for (std::size_t s = 0; s < kSources; ++s)
     period.calls[s] = get_sum(record, kCallsAt + s);
   period.tokens = get_sum(record, kTokensAt);
+  period.replica_tokens = get_sum(record, kReplicaTokensAt);
+  period.sequence_sq = get_sum(record, kSequenceSqAt);
+  period.unsequenced_tokens = get_sum(record, kUnsequencedAt);
   period.ranks = static_cast<std::uint32_t>(get_sum(record, kRanksAt));
   period.ranks_active = static_cast<std::uint32_t>(get_sum(record, kActiveAt));
   period.rank_flops_min = record.words[kMinAt];

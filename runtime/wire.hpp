@@ -30,8 +30,9 @@ struct JobFlags {
 namespace wire {
 
 constexpr std::size_t kCells = kSources * kPrecisions * kPhases;
-// SUM pairs: cells, calls, tokens, ranks, ranks_active, done, leaving, oversized.
-constexpr std::size_t kSumValues = kCells + kSources + 6;
+// SUM pairs: cells, calls, tokens, replica tokens, sequence_sq, unsequenced tokens, ranks,
+// ranks_active, done, leaving, oversized.
+constexpr std::size_t kSumValues = kCells + kSources + 9;
 // MIN words: rank flops, rank tokens, last step. MAX words: the same plus exit status.
 constexpr std::size_t kMinWords = 3;
 constexpr std::size_t kMaxWords = 4;
@@ -63,6 +64,8 @@ struct Control {
   std::uint64_t counted_lo = 0, counted_hi = 0;
   std::uint64_t threshold_lo = 0, threshold_hi = 0;
   double fraction_of_threshold = 0;
+  std::uint64_t stop_requested = 0;           ///< the budget guard asks the job to stop
+  std::uint64_t stop_step_limit = UINT64_MAX; ///< the last step the budget allows
 };
 constexpr std::size_t kControlWords = sizeof(Control) / sizeof(std::uint64_t);
 static_assert(sizeof(Control) % sizeof(std::uint64_t) == 0, "Control must be whole words");

@@ -23,6 +23,9 @@ RankPeriod make_rank(std::uint64_t seed) {
   for (std::size_t s = 0; s < kSources; ++s)
     period.calls[s] = random() % 100;
   period.tokens = 1000 + seed;
+  period.replica_tokens = seed % 2 == 0 ? UINT64_MAX - seed : 0; // sums need the carry
+  period.sequence_sq = 64 * 64 * (seed + 1);
+  period.unsequenced_tokens = seed;
   period.steps = 3;
   period.last_step = 10 + seed;
   return period;
@@ -41,7 +44,9 @@ bool same(const JobPeriod &a, const JobPeriod &b) {
     if (x[i] != y[i]) return false;
   for (std::size_t s = 0; s < kSources; ++s)
     if (a.calls[s] != b.calls[s]) return false;
-  return a.tokens == b.tokens && a.step_first == b.step_first && a.step_last == b.step_last &&
+  return a.tokens == b.tokens && a.replica_tokens == b.replica_tokens &&
+         a.sequence_sq == b.sequence_sq && a.unsequenced_tokens == b.unsequenced_tokens &&
+         a.step_first == b.step_first && a.step_last == b.step_last &&
          a.rank_flops_min == b.rank_flops_min && a.rank_flops_max == b.rank_flops_max &&
          a.rank_tokens_min == b.rank_tokens_min && a.rank_tokens_max == b.rank_tokens_max &&
          a.ranks == b.ranks && a.ranks_active == b.ranks_active;
