@@ -328,8 +328,7 @@ const std::vector<Setting> &settings() {
        "peak FLOP/s of one device (one device per rank), for the hardware estimate; 0: unknown",
        apply_peak, [](const Config &c) { return to_decimal(c.hardware_peak_flops); }},
       {"HARDWARE_UTILIZATION", "utilisation of the peak for the hardware estimate, (0, 1]",
-       apply_utilization,
-       [](const Config &c) { return format_seconds(c.hardware_utilization); }},
+       apply_utilization, [](const Config &c) { return format_seconds(c.hardware_utilization); }},
   };
   return table;
 }

@@ -31,9 +31,9 @@ struct Config {
   std::string model_file;             ///< MODEL: JSON model file for the analytic estimate
   bool model_declared = false;        ///< MODEL was given and parsed into `model`
   ModelSpec model;
-  std::string model_json;         ///< the file's text, recorded in the ledger
-  std::string budget_text;        ///< BUDGET as given ("" = no budget guard)
-  Budget budget;                  ///< meaningful when budget_text is not empty
+  std::string model_json;           ///< the file's text, recorded in the ledger
+  std::string budget_text;          ///< BUDGET as given ("" = no budget guard)
+  Budget budget;                    ///< meaningful when budget_text is not empty
   std::uint64_t planned_steps = 0;  ///< PLANNED_STEPS: ledger step at which the run ends (0: ?)
   std::uint64_t planned_tokens = 0; ///< PLANNED_TOKENS: total training tokens planned (0: ?)
   int stop_signal = 0;              ///< STOP_SIGNAL: signal raised on a budget stop (0: none)

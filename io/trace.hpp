@@ -125,6 +125,11 @@ public:
   std::uint32_t next_segment_id() const;
   u128 cumulative_counted() const;
   u128 cumulative_modification() const;
+  /// The last step row of the ledger (a default row for a new file): a new job continues its
+  /// step numbering and the other methods' running totals.
+  const StepRow &last_row() const;
+  /// Sum of replica_tokens over every row of the ledger (the forecast's token basis).
+  u128 replica_tokens_total() const;
 
   /// Appends `segment` (state RUNNING) and flushes. `segment.id` must be next_segment_id(); the
   /// writer sets first_row (next_row()), rows, end, state and exit_status itself.

@@ -10,6 +10,7 @@
 #include <ctime>
 #include <fcntl.h>
 #include <memory>
+#include <vector>
 #include <unistd.h>
 
 #include "io/hdf5_util.hpp"
@@ -160,6 +161,8 @@ struct TraceWriter::Impl {
   std::uint64_t next_row = 0;
   std::uint32_t next_segment = 0;
   u128 cumulative_counted = 0, cumulative_modification = 0;
+  StepRow last_row;
+  u128 replica_tokens_total = 0;
   int lock_fd = -1; ///< holds the writer lock while the trace is open
   bool segment_open = false;
   Segment current;                 ///< the open segment
@@ -312,6 +315,21 @@ bool TraceWriter::Impl::load_position() {
                   " of the dataset");
     cumulative_counted = row.cumulative_counted;
     cumulative_modification = row.cumulative_modification;
+    last_row = row;
+    // The token basis of the forecast: one 16-byte field of every row.
+    struct Tokens {
+      std::uint64_t lo, hi;
+    };
+    Hid type(H5Tcreate(H5T_COMPOUND, sizeof(Tokens)), H5Tclose);
+    std::vector<Tokens> tokens(rows);
+    if (!type.valid() ||
+        H5Tinsert(type.get(), "replica_tokens", HOFFSET(Tokens, lo), H5T_NATIVE_UINT64) < 0 ||
+        H5Tinsert(type.get(), "replica_tokens_hi", HOFFSET(Tokens, hi), H5T_NATIVE_UINT64) < 0 ||
+        !read_rows(datasets.steps.get(), type.get(), 0, rows, tokens.data()))
+      return fail_hdf5("reading the replica tokens of the step rows");
+    for (const Tokens &t : tokens)
+      if (!checked_add(replica_tokens_total, from_words(t.lo, t.hi), replica_tokens_total))
+        replica_tokens_total = kU128Max;
   }
   if (datasets.segment_rows > 0) {
     SegmentRecord last{};
@@ -416,6 +434,12 @@ u128 TraceWriter::cumulative_counted() const {
 u128 TraceWriter::cumulative_modification() const {
   return impl_->cumulative_modification;
 }
+const StepRow &TraceWriter::last_row() const {
+  return impl_->last_row;
+}
+u128 TraceWriter::replica_tokens_total() const {
+  return impl_->replica_tokens_total;
+}
 const std::string &TraceWriter::error() const {
   return impl_->error;
 }
@@ -472,6 +496,9 @@ bool TraceWriter::append(const StepRow &row) {
   ++m.datasets.step_rows;
   m.cumulative_counted = row.cumulative_counted;
   m.cumulative_modification = row.cumulative_modification;
+  m.last_row = row;
+  if (!checked_add(m.replica_tokens_total, row.replica_tokens, m.replica_tokens_total))
+    m.replica_tokens_total = kU128Max;
   // Keep the segment's row count current, so that it is right even if the job dies.
   ++m.current.rows;
   if (!m.write_segment()) return false;

@@ -10,9 +10,16 @@
 #include <mutex>
 #include <thread>
 
+#include <signal.h>
+#include <unistd.h>
+
+#include "accounting/analytic.hpp"
+#include "accounting/budget.hpp"
 #include "accounting/exact.hpp"
+#include "accounting/forecast.hpp"
 #include "accounting/rules.hpp"
 #include "counters.hpp"
+#include "environment.hpp"
 #include "log.hpp"
 #include "trace_sink.hpp"
 #include "wire.hpp"
@@ -71,13 +78,21 @@ void combine_records(void *in, void *inout, int *count, MPI_Datatype *) {
 class Meter {
 public:
   Meter(const Config &config, const Transport &transport, const JobIdentity &identity)
-      : config_(config), transport_(transport), identity_(identity),
-        rules_(find_rule_set(config.rule_set)) {}
+      : config_(config), transport_(transport), identity_(identity), rules_(&config_.rules),
+        model_known_(config.model_declared), model_(config.model), model_json_(config.model_json),
+        planned_steps_(config.planned_steps), planned_tokens_(config.planned_tokens) {}
 
   bool start();
   void step_cut();
   bool finish(int exit_status);
   bool state(flopledger_state &out);
+  bool declare_model(const char *json);
+  void set_plan(std::uint64_t steps, std::uint64_t tokens) {
+    planned_steps_.store(steps);
+    planned_tokens_.store(tokens);
+  }
+  bool should_stop();
+  void note_step_set(std::uint64_t step);
 
 private:
   void loop();
@@ -86,7 +101,15 @@ private:
   void decide(const wire::Record &reduced, Control &control);
   void record_round(const Control &control);
   void open_ledger();
-  void add_event(const std::string &kind, const std::string &detail);
+  void add_event(const std::string &kind, const std::string &detail, std::uint64_t step = 0,
+                 u128 flops = 0);
+  void note(const std::string &kind, const std::string &detail, std::uint64_t step, u128 flops);
+  void write_notes();
+  void record_environment();
+  void other_methods(const JobPeriod &period, double seconds);
+  void choose_verdict_figure();
+  void forecast_and_budget(Control &control);
+  void record_decision_events();
   void end_segment(int exit_status);
   void print_live(const Control &control, bool force);
   void print_summary();
@@ -134,6 +157,41 @@ private:
   std::mutex state_mutex_;
   flopledger_state state_{};
   bool have_state_ = false;
+
+  // Rank 0, meter thread: the other methods, the forecast, the budget guard.
+  u128 cumulative_analytic_ = 0, cumulative_aws_ = 0, cumulative_hf_ = 0;
+  u128 cumulative_hardware_ = 0;
+  bool period_analytic_ = false, period_hardware_ = false;
+  u128 period_analytic_flops_ = 0, period_aws_flops_ = 0, period_hf_flops_ = 0;
+  u128 period_hardware_flops_ = 0, period_sum_sq_ = 0;
+  bool any_analytic_ = false, any_hardware_ = false;
+  io::Method verdict_method_ = io::Method::Counted;
+  u128 verdict_flops_ = 0, previous_verdict_flops_ = 0;
+  u128 replica_tokens_total_ = 0;
+  Forecaster forecaster_;
+  bool forecast_available_ = false, forecast_recorded_ = false;
+  u128 forecast_flops_ = 0;
+  u128 budget_flops_ = 0;
+  std::uint64_t stop_step_limit_ = UINT64_MAX;
+  bool stop_requested_ = false, stop_request_recorded_ = false;
+  std::vector<unsigned> crossed_;
+
+  // Shared with the training threads.
+  std::mutex model_mutex_;
+  bool model_known_;
+  ModelSpec model_;
+  std::string model_json_;
+  bool model_event_pending_ = false;
+  std::atomic<std::uint64_t> planned_steps_, planned_tokens_;
+  std::mutex notes_mutex_;
+  std::vector<io::Event> notes_; ///< events noted by training threads, written by the meter
+
+  // Every rank: the budget guard's agreement.
+  MPI_Comm stop_comm_ = MPI_COMM_NULL;
+  std::mutex stop_mutex_;
+  std::atomic<std::uint64_t> seen_stop_limit_{UINT64_MAX};
+  std::atomic<bool> stopped_{false};
+  std::atomic<bool> signal_raised_{false};
 };
 
 bool Meter::start() {
@@ -147,7 +205,16 @@ bool Meter::start() {
       return false;
     }
   }
+  if (transport_.use_mpi && PMPI_Comm_dup(transport_.comm, &stop_comm_) != MPI_SUCCESS) {
+    log_line("cannot duplicate the communicator for the budget guard; metering is off");
+    return false;
+  }
   if (transport_.rank == 0) open_ledger();
+  // A job appending to a ledger continues its step numbering (flopledger_set_step overrides).
+  std::uint64_t offset = sink_ ? sink_->last_row().period.step_last : 0;
+  if (transport_.use_mpi) PMPI_Bcast(&offset, 1, MPI_UINT64_T, 0, transport_.comm);
+  if (offset > 0 && step_number() == 0) set_step_number(offset);
+  last_step_ = step_number();
   if (transport_.threaded) thread_ = std::thread([this] { loop(); });
   return true;
 }
@@ -160,6 +227,7 @@ void Meter::open_ledger() {
   header.original = config_.original;
   header.base_model = config_.base_model;
   header.config = describe(config_);
+  header.rule_set_text = config_.rules.text;
   std::string error;
   sink_ = open_trace(config_.ledger, header, error);
   if (!sink_) {
@@ -186,15 +254,71 @@ void Meter::open_ledger() {
              sink_->error().c_str());
   add_event("segment_start", "world_size=" + std::to_string(transport_.size) +
                                  " launcher=" + identity_.launcher + " hosts=" + identity_.hosts);
+  // The running totals of the other methods continue from the ledger's last row.
+  const io::StepRow last = sink_->last_row();
+  cumulative_analytic_ = last.cumulative_analytic;
+  cumulative_aws_ = last.cumulative_aws;
+  cumulative_hf_ = last.cumulative_hf;
+  cumulative_hardware_ = last.cumulative_hardware;
+  any_analytic_ = last.analytic_available || cumulative_analytic_ > 0;
+  any_hardware_ = last.hardware_available || cumulative_hardware_ > 0;
+  verdict_flops_ = previous_verdict_flops_ =
+      next_row_ > 0 ? last.verdict_flops : cumulative_modification_;
+  replica_tokens_total_ = sink_->replica_tokens_total();
+  record_environment();
 }
 
-void Meter::add_event(const std::string &kind, const std::string &detail) {
+void Meter::record_environment() {
+  EnvironmentFacts facts = capture_environment(transport_, identity_);
+  facts.emplace_back("hdf5_library", sink_->hdf5_version());
+  std::string config;
+  for (const auto &[key, value] : describe(config_))
+    config += (config.empty() ? "" : "\n") + key + "=" + value;
+  facts.emplace_back("config", config);
+  {
+    std::lock_guard<std::mutex> lock(model_mutex_);
+    if (model_known_) facts.emplace_back("model", model_json_);
+  }
+  for (const auto &[key, value] : facts)
+    if (!sink_->add_environment({segment_id_, key, value})) {
+      log_line("ERROR: cannot record the environment in the ledger: %s", sink_->error().c_str());
+      return;
+    }
+}
+
+void Meter::note(const std::string &kind, const std::string &detail, std::uint64_t step,
+                 u128 flops) {
+  if (transport_.rank != 0) return;
+  io::Event event;
+  event.time = unix_now();
+  event.kind = kind;
+  event.detail = detail;
+  event.step = step;
+  event.flops = flops;
+  std::lock_guard<std::mutex> lock(notes_mutex_);
+  notes_.push_back(event);
+}
+
+void Meter::write_notes() {
+  std::vector<io::Event> notes;
+  {
+    std::lock_guard<std::mutex> lock(notes_mutex_);
+    notes.swap(notes_);
+  }
+  for (const io::Event &event : notes)
+    add_event(event.kind, event.detail, event.step, event.flops);
+}
+
+void Meter::add_event(const std::string &kind, const std::string &detail, std::uint64_t step,
+                      u128 flops) {
   if (!sink_) return;
   io::Event event;
   event.row = next_row_;
   event.time = unix_now();
   event.kind = kind;
   event.detail = detail;
+  event.step = step;
+  event.flops = flops;
   if (!sink_->add_event(event))
     log_line("ERROR: cannot record event %s in the ledger: %s", kind.c_str(),
              sink_->error().c_str());
@@ -298,22 +422,184 @@ void Meter::decide(const wire::Record &reduced, Control &control) {
     cumulative_counted_ = kU128Max;
   if (!checked_add(cumulative_modification_, modification, cumulative_modification_))
     cumulative_modification_ = kU128Max;
-  verdict_ = evaluate(cumulative_modification_, config_.original, *rules_);
   ++reductions_;
   if (pending_period_.step_last > last_step_) last_step_ = pending_period_.step_last;
+
+  other_methods(pending_period_, unix_now() - period_start_);
+  choose_verdict_figure();
+  verdict_ = evaluate(verdict_flops_, config_.original, *rules_);
+  forecast_and_budget(control);
 
   control.all_done = pending_flags_.ranks_done == static_cast<std::uint64_t>(transport_.size);
   control.stop_reducing = pending_flags_.ranks_leaving > 0;
   control.status = static_cast<std::uint64_t>(verdict_.status);
   control.reductions = reductions_;
   control.last_step = last_step_;
-  control.modification_lo = lo_word(cumulative_modification_);
-  control.modification_hi = hi_word(cumulative_modification_);
+  control.modification_lo = lo_word(verdict_flops_);
+  control.modification_hi = hi_word(verdict_flops_);
   control.counted_lo = lo_word(cumulative_counted_);
   control.counted_hi = hi_word(cumulative_counted_);
   control.threshold_lo = lo_word(verdict_.threshold_flops);
   control.threshold_hi = hi_word(verdict_.threshold_flops);
   control.fraction_of_threshold = verdict_.fraction_of_threshold;
+}
+
+namespace {
+u128 saturating_add(u128 a, u128 b) {
+  u128 sum;
+  return checked_add(a, b, sum) ? sum : kU128Max;
+}
+u128 saturating_mul(u128 a, u128 b) {
+  u128 product;
+  return checked_mul(a, b, product) ? product : kU128Max;
+}
+} // namespace
+
+// The analytic estimates from the declared model and the replica tokens, and the hardware bound
+// from the period's wall time, when the device peak is configured.
+void Meter::other_methods(const JobPeriod &period, double seconds) {
+  ModelSpec model;
+  bool known;
+  {
+    std::lock_guard<std::mutex> lock(model_mutex_);
+    known = model_known_;
+    model = model_;
+  }
+  replica_tokens_total_ = saturating_add(replica_tokens_total_, period.replica_tokens);
+  period_analytic_ = known;
+  period_analytic_flops_ = period_aws_flops_ = period_hf_flops_ = 0;
+  // Sequences of the model's length where the program reported no lengths.
+  period_sum_sq_ =
+      saturating_add(period.sequence_sq, saturating_mul(period.unsequenced_tokens, model.seq_len));
+  if (known) {
+    any_analytic_ = true;
+    period_analytic_flops_ =
+        analytic_training_flops(model, period.replica_tokens, period_sum_sq_).flops;
+    period_aws_flops_ = aws_ftfm_flops(model, period.replica_tokens);
+    period_hf_flops_ = hf_flops(model, period.replica_tokens);
+    cumulative_analytic_ = saturating_add(cumulative_analytic_, period_analytic_flops_);
+    cumulative_aws_ = saturating_add(cumulative_aws_, period_aws_flops_);
+    cumulative_hf_ = saturating_add(cumulative_hf_, period_hf_flops_);
+  }
+  period_hardware_ = false;
+  period_hardware_flops_ = 0;
+  if (config_.hardware_peak_flops > 0 && config_.hardware_utilization > 0) {
+    const HardwareEstimate estimate =
+        hardware_flops(period.ranks, seconds > 0 ? seconds : 0, config_.hardware_peak_flops,
+                       config_.hardware_utilization);
+    if (estimate.applicable) {
+      period_hardware_ = any_hardware_ = true;
+      period_hardware_flops_ = estimate.flops;
+      cumulative_hardware_ = saturating_add(cumulative_hardware_, estimate.flops);
+    }
+  }
+}
+
+// The figure the verdict is decided on: the rule set's policy over the available methods.
+void Meter::choose_verdict_figure() {
+  previous_verdict_flops_ = verdict_flops_;
+  verdict_method_ = io::Method::Counted;
+  verdict_flops_ = cumulative_modification_;
+  const std::string &policy = rules_->verdict_method;
+  if (policy == "analytic" && any_analytic_) {
+    verdict_method_ = io::Method::Analytic;
+    verdict_flops_ = cumulative_analytic_;
+  } else if (policy == "highest") {
+    if (any_analytic_ && cumulative_analytic_ > verdict_flops_) {
+      verdict_method_ = io::Method::Analytic;
+      verdict_flops_ = cumulative_analytic_;
+    }
+    if (any_hardware_ && cumulative_hardware_ > verdict_flops_) {
+      verdict_method_ = io::Method::Hardware;
+      verdict_flops_ = cumulative_hardware_;
+    }
+  }
+}
+
+void Meter::forecast_and_budget(Control &control) {
+  const double now = unix_now();
+  forecaster_.observe(last_step_, replica_tokens_total_, verdict_flops_, now);
+  const std::uint64_t planned_steps = planned_steps_.load();
+  const std::uint64_t planned_tokens = planned_tokens_.load();
+  std::optional<u128> projection;
+  if (planned_steps > 0)
+    projection = forecaster_.project_by_steps(planned_steps);
+  else if (planned_tokens > 0)
+    projection = forecaster_.project_by_tokens(planned_tokens);
+  forecast_available_ = projection.has_value();
+  forecast_flops_ = projection.value_or(0);
+
+  crossed_ = newly_crossed(previous_verdict_flops_, verdict_flops_, verdict_.threshold_flops);
+
+  if (config_.budget_text.empty()) return;
+  budget_flops_ = budget_flops(config_.budget, verdict_.threshold_flops);
+  const u128 rate = forecaster_.max_rate_per_step();
+  if (rate > 0 && last_step_ > 0)
+    stop_step_limit_ = budget_step_limit(last_step_, verdict_flops_, budget_flops_, rate);
+  else if (verdict_flops_ >= budget_flops_)
+    stop_step_limit_ = last_step_;
+  // The stop request (and the optional signal): the next two periods at this period's pace
+  // would cross the budget. Rounds lag the training loop by up to one period.
+  const u128 period_figure = verdict_flops_ - previous_verdict_flops_;
+  if (saturating_add(verdict_flops_, saturating_mul(period_figure, 2)) > budget_flops_ ||
+      stop_step_limit_ <= last_step_)
+    stop_requested_ = true;
+  control.stop_requested = stop_requested_ ? 1 : 0;
+  control.stop_step_limit = stop_step_limit_;
+}
+
+// Rank 0, after the broadcast: the events of the decision (threshold fractions, forecast, stop).
+void Meter::record_decision_events() {
+  const std::string threshold =
+      to_sci2(verdict_.threshold_flops) + " FLOP (" + to_decimal(verdict_.threshold_flops) + ")";
+  for (unsigned percent : crossed_) {
+    const std::string kind =
+        percent >= 100 ? "threshold_crossed" : "threshold_" + std::to_string(percent) + "pct";
+    std::string detail =
+        "modification compute " + to_sci2(verdict_flops_) + " FLOP (" +
+        std::string(io::method_name(verdict_method_)) + ") " +
+        (percent >= 100 ? "is greater than" : "reached " + std::to_string(percent) + "% of") +
+        " the threshold " + threshold;
+    if (percent >= 100)
+      detail += "; status " + std::string(status_name(verdict_.status)) +
+                (verdict_.notify_commission
+                     ? "; notify the Commission by " +
+                           notification_deadline_utc(unix_now(), rules_->notification_days)
+                     : "");
+    add_event(kind, detail, last_step_, verdict_flops_);
+  }
+  if (forecast_available_ && !forecast_recorded_ && forecast_flops_ > verdict_.threshold_flops &&
+      verdict_flops_ <= verdict_.threshold_flops) {
+    forecast_recorded_ = true;
+    const Verdict projected = evaluate(forecast_flops_, config_.original, *rules_);
+    const std::uint64_t planned = planned_steps_.load();
+    add_event("forecast_crossing",
+              "projected " + to_sci2(forecast_flops_) + " FLOP at the planned end (" +
+                  (planned > 0 ? "step " + std::to_string(planned)
+                               : std::to_string(planned_tokens_.load()) + " tokens") +
+                  ") is greater than the threshold " + to_sci2(verdict_.threshold_flops) +
+                  " FLOP: status will be " + std::string(status_name(projected.status)) +
+                  "; notify by " +
+                  notification_deadline_utc(unix_now(), rules_->notification_days) +
+                  (projected.notify_commission ? " (Art. 52(1) applies)"
+                                               : " (two weeks; Art. 52(1) if systemic risk)"),
+              last_step_, forecast_flops_);
+    log_line("FORECAST: the modification is projected to use %s FLOP, more than the threshold "
+             "%s FLOP (recorded in the ledger)",
+             to_sci2(forecast_flops_).c_str(), to_sci2(verdict_.threshold_flops).c_str());
+  }
+  if (stop_requested_ && !stop_request_recorded_) {
+    stop_request_recorded_ = true;
+    add_event("budget_stop_requested",
+              "budget " + config_.budget_text + " = " + to_sci2(budget_flops_) + " FLOP (" +
+                  to_decimal(budget_flops_) + "); last step the budget allows: " +
+                  (stop_step_limit_ == UINT64_MAX ? std::string("unknown")
+                                                  : std::to_string(stop_step_limit_)),
+              stop_step_limit_ == UINT64_MAX ? 0 : stop_step_limit_, budget_flops_);
+    log_line("BUDGET: the modification compute is about to pass the budget %s FLOP; asking every "
+             "rank to stop (flopledger_should_stop%s)",
+             to_sci2(budget_flops_).c_str(), config_.stop_signal != 0 ? ", and a signal" : "");
+  }
 }
 
 // Rank 0, after the broadcast: the row, events and the live line.
@@ -322,6 +608,15 @@ void Meter::record_round(const Control &control) {
   const JobPeriod &period = pending_period_;
   const bool has_data =
       period.total_flops() > 0 || period.tokens > 0 || (segment_rows_ == 0 && period.step_last > 0);
+  write_notes();
+  {
+    std::lock_guard<std::mutex> lock(model_mutex_);
+    if (model_event_pending_) {
+      model_event_pending_ = false;
+      add_event("model_declared", model_.name.empty() ? "a model" : model_.name, last_step_, 0);
+      if (sink_) sink_->add_environment({segment_id_, "model", model_json_});
+    }
+  }
   if (pending_flags_.ranks_leaving > 0 && !rank_left_) {
     rank_left_ = true;
     left_status_ = static_cast<std::int32_t>(pending_flags_.max_exit_status);
@@ -347,6 +642,23 @@ void Meter::record_round(const Control &control) {
     row.cumulative_modification = cumulative_modification_;
     row.status = verdict_.status;
     row.fraction_of_threshold = verdict_.fraction_of_threshold;
+    row.replica_tokens = period.replica_tokens;
+    row.attention_sq = period_sum_sq_;
+    row.analytic_available = period_analytic_;
+    row.analytic_flops = period_analytic_flops_;
+    row.aws_flops = period_aws_flops_;
+    row.hf_flops = period_hf_flops_;
+    row.cumulative_analytic = cumulative_analytic_;
+    row.cumulative_aws = cumulative_aws_;
+    row.cumulative_hf = cumulative_hf_;
+    row.hardware_available = period_hardware_;
+    row.hardware_flops = period_hardware_flops_;
+    row.cumulative_hardware = cumulative_hardware_;
+    row.verdict_method = verdict_method_;
+    row.verdict_flops = verdict_flops_;
+    row.threshold_flops = verdict_.threshold_flops;
+    row.forecast_available = forecast_available_;
+    row.forecast_flops = forecast_flops_;
     if (sink_->append(row)) {
       ++next_row_;
       ++segment_rows_;
@@ -357,6 +669,7 @@ void Meter::record_round(const Control &control) {
     }
   }
   if (has_data) period_start_ = now;
+  record_decision_events();
   print_live(control, false);
 }
 
@@ -388,6 +701,63 @@ void Meter::publish(const Control &control) {
   put(state_.counted_flops, control.counted_lo, control.counted_hi);
   put(state_.threshold_flops, control.threshold_lo, control.threshold_hi);
   have_state_ = true;
+  seen_stop_limit_.store(control.stop_step_limit);
+  if (control.stop_requested && config_.stop_signal != 0 && !signal_raised_.exchange(true))
+    ::kill(::getpid(), config_.stop_signal); // unmodified programs checkpoint on it and exit
+}
+
+// Collective over the job: every rank contributes the last step the budget allows, as it last
+// heard it from rank 0, and its own step; all get the same MIN and MAX, hence the same answer.
+bool Meter::should_stop() {
+  if (stopped_.load()) return true;
+  if (config_.budget_text.empty()) return false;
+  std::lock_guard<std::mutex> lock(stop_mutex_);
+  std::uint64_t values[2] = {seen_stop_limit_.load(), UINT64_MAX - step_number()};
+  if (transport_.use_mpi &&
+      PMPI_Allreduce(MPI_IN_PLACE, values, 2, MPI_UINT64_T, MPI_MIN, stop_comm_) != MPI_SUCCESS)
+    return false; // never stop a job because the guard's own communication failed
+  const std::uint64_t limit = values[0], step = UINT64_MAX - values[1];
+  if (step < limit) return false;
+  stopped_.store(true);
+  note("budget_stop",
+       "every rank stops after step " + std::to_string(step) + ": the budget allows steps up to " +
+           std::to_string(limit),
+       step, 0);
+  if (transport_.rank == 0)
+    log_line("BUDGET: every rank stops after step %llu (flopledger_should_stop returned 1)",
+             static_cast<unsigned long long>(step));
+  return true;
+}
+
+bool Meter::declare_model(const char *json) {
+  ModelSpec model;
+  std::string error;
+  if (!parse_model_json(json, "flopledger_declare_model", model, error) ||
+      !validate_model(model, error)) {
+    log_line("ERROR: flopledger_declare_model: %s; the analytic estimate is not available",
+             error.c_str());
+    return false;
+  }
+  std::lock_guard<std::mutex> lock(model_mutex_);
+  model_known_ = true;
+  model_ = model;
+  model_json_ = json;
+  model_event_pending_ = true;
+  return true;
+}
+
+void Meter::note_step_set(std::uint64_t step) {
+  const std::uint64_t ledger_step = last_step_;
+  if (step < ledger_step)
+    note("steps_repeated",
+         "the program resumed at step " + std::to_string(step) +
+             " (a checkpoint) while the "
+             "ledger had recorded up to step " +
+             std::to_string(ledger_step) +
+             ": steps after the checkpoint are run (and counted) again",
+         step, 0);
+  else
+    note("step_set", "the program set its step number to " + std::to_string(step), step, 0);
 }
 
 bool Meter::state(flopledger_state &out) {
@@ -411,13 +781,21 @@ void Meter::end_segment(int exit_status) {
 
 void Meter::print_summary() {
   log_line("%s: %s", std::string(status_name(verdict_.status)).c_str(), verdict_.reasoning.c_str());
-  log_line("compute toward the threshold: %s FLOP (%s exact), %.3g%% of the threshold %s FLOP "
-           "(rule set %s, rule %s)",
-           to_sci2(cumulative_modification_).c_str(), to_decimal(cumulative_modification_).c_str(),
+  log_line("compute toward the threshold: %s FLOP (%s exact, method %s), %.3g%% of the threshold "
+           "%s FLOP (rule set %s, rule %s)",
+           to_sci2(verdict_flops_).c_str(), to_decimal(verdict_flops_).c_str(),
+           std::string(io::method_name(verdict_method_)).c_str(),
            verdict_.fraction_of_threshold * 100.0, to_sci2(verdict_.threshold_flops).c_str(),
            config_.rule_set.c_str(), verdict_.rule.c_str());
-  log_line("counted (hooked) FLOPs, every phase: %s (%s exact); method: counted",
-           to_sci2(cumulative_counted_).c_str(), to_decimal(cumulative_counted_).c_str());
+  log_line("methods: counted %s FLOP toward the threshold (%s every phase); analytic %s; "
+           "hardware %s",
+           to_sci2(cumulative_modification_).c_str(), to_sci2(cumulative_counted_).c_str(),
+           any_analytic_ ? (to_sci2(cumulative_analytic_) + " FLOP (AWS formula " +
+                            to_sci2(cumulative_aws_) + ", 6ND " + to_sci2(cumulative_hf_) + ")")
+                               .c_str()
+                         : "not available (no model declared)",
+           any_hardware_ ? (to_sci2(cumulative_hardware_) + " FLOP").c_str()
+                         : "not applicable (no device peak known)");
   if (ledger_written_)
     log_line("ledger: %s  (read it with: flopledger report %s)", config_.ledger.c_str(),
              config_.ledger.c_str());
@@ -450,6 +828,7 @@ bool Meter::finish(int exit_status) {
       last.last_step = last_step_;
       print_live(last, true);
     }
+    write_notes();
     end_segment(exit_status);
     print_summary();
   }
@@ -457,6 +836,7 @@ bool Meter::finish(int exit_status) {
     PMPI_Op_free(&record_op_);
     PMPI_Type_free(&record_type_);
     PMPI_Comm_free(&transport_.comm);
+    if (stop_comm_ != MPI_COMM_NULL) PMPI_Comm_free(&stop_comm_);
   }
   return loop_completed_;
 }
@@ -488,6 +868,22 @@ void meter_step_cut() {
 bool meter_finish(int exit_status) {
   if (!g_running.exchange(false)) return false;
   return g_meter->finish(exit_status);
+}
+
+bool meter_declare_model(const char *json) {
+  return g_meter != nullptr && g_meter->declare_model(json);
+}
+
+void meter_set_plan(std::uint64_t planned_steps, std::uint64_t planned_tokens) {
+  if (g_meter != nullptr) g_meter->set_plan(planned_steps, planned_tokens);
+}
+
+bool meter_should_stop() {
+  return g_meter != nullptr && g_running.load() && g_meter->should_stop();
+}
+
+void meter_note_step_set(std::uint64_t step) {
+  if (g_meter != nullptr) g_meter->note_step_set(step);
 }
 
 bool meter_state(flopledger_state &out) {

@@ -1,5 +1,7 @@
 // libflopledger_trace.so: the io/ trace writer behind one C-linkage entry point (see
 // trace_sink.hpp for why it is a separate, locally loaded object).
+#include <hdf5.h>
+
 #include <memory>
 
 #include "trace_sink.hpp"
@@ -15,6 +17,16 @@ public:
   flopledger::u128 cumulative_counted() const override { return writer_->cumulative_counted(); }
   flopledger::u128 cumulative_modification() const override {
     return writer_->cumulative_modification();
+  }
+  flopledger::io::StepRow last_row() const override { return writer_->last_row(); }
+  flopledger::u128 replica_tokens_total() const override { return writer_->replica_tokens_total(); }
+  std::string hdf5_version() const override {
+    unsigned major = 0, minor = 0, release = 0;
+    H5get_libversion(&major, &minor, &release);
+    return std::to_string(major) + "." + std::to_string(minor) + "." + std::to_string(release);
+  }
+  bool add_environment(const flopledger::io::EnvironmentEntry &entry) override {
+    return writer_->add_environment(entry);
   }
   bool begin_segment(const flopledger::io::Segment &segment) override {
     return writer_->begin_segment(segment);

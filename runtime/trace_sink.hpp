@@ -19,6 +19,10 @@ public:
   virtual std::uint32_t next_segment_id() const = 0;
   virtual u128 cumulative_counted() const = 0;
   virtual u128 cumulative_modification() const = 0;
+  virtual io::StepRow last_row() const = 0;
+  virtual u128 replica_tokens_total() const = 0;
+  virtual std::string hdf5_version() const = 0;
+  virtual bool add_environment(const io::EnvironmentEntry &entry) = 0;
   virtual bool begin_segment(const io::Segment &segment) = 0;
   virtual bool append(const io::StepRow &row) = 0;
   virtual bool add_event(const io::Event &event) = 0;
