@@ -297,6 +297,9 @@ bool TraceWriter::Impl::check_same_ledger(const TraceHeader &stored, const Trace
     return fail(where + "records original_systemic_risk " +
                 (stored.original.systemic_risk ? "1" : "0") + " but this job declares " +
                 (header.original.systemic_risk ? "1" : "0"));
+  if (stored.base_model != header.base_model)
+    return fail(where + "records base model '" + stored.base_model + "' but this job declares '" +
+                header.base_model + "'; a ledger covers one modification of one base model");
   return true;
 }
 

@@ -115,6 +115,14 @@ bool ledger_usable(const Config &config) {
                 "the same settings.");
     return false;
   }
+  if (trace.header.base_model != config.base_model) {
+    print_error("ledger '" + ledger.string() + "' records a modification of base model '" +
+                trace.header.base_model + "'; this job declares base model '" +
+                config.base_model +
+                "' (FLOPLEDGER_BASE_MODEL). A ledger holds one modification of one base model: "
+                "use another ledger, or the same base model.");
+    return false;
+  }
   return true;
 }
 

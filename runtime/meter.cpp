@@ -147,6 +147,7 @@ private:
   std::uint64_t printed_reductions_ = ~std::uint64_t{0};
   std::uint64_t reductions_ = 0;
   std::uint64_t last_step_ = 0;
+  std::uint64_t ledger_last_step_ = 0; ///< step numbering at start; constant once started
   bool rank_left_ = false;
   std::int32_t left_status_ = 0;
   JobPeriod pending_period_;
@@ -214,7 +215,7 @@ bool Meter::start() {
   std::uint64_t offset = sink_ ? sink_->last_row().period.step_last : 0;
   if (transport_.use_mpi) PMPI_Bcast(&offset, 1, MPI_UINT64_T, 0, transport_.comm);
   if (offset > 0 && step_number() == 0) set_step_number(offset);
-  last_step_ = step_number();
+  last_step_ = ledger_last_step_ = step_number();
   if (transport_.threaded) thread_ = std::thread([this] { loop(); });
   return true;
 }
@@ -747,7 +748,7 @@ bool Meter::declare_model(const char *json) {
 }
 
 void Meter::note_step_set(std::uint64_t step) {
-  const std::uint64_t ledger_step = last_step_;
+  const std::uint64_t ledger_step = ledger_last_step_;
   if (step < ledger_step)
     note("steps_repeated",
          "the program resumed at step " + std::to_string(step) +

@@ -39,12 +39,17 @@
 //   --exit-code C      after the steps, exit(C) without calling MPI_Finalize
 //   --exit-rank R      with --exit-code: only rank R exits that way; the others finalize
 //   --print-expected   print the expected figures (rank 0: totals; every rank: per-step FLOPs)
+//   --eval-every K     steps s with (s + 1) % K == 0 run in the eval phase (flopledger_set_phase)
+//   --same-shapes      every step makes the calls of step 0 (constant FLOPs per step)
+//   --budget-guard     after every step call flopledger_should_stop() and stop when it says so;
+//                      every rank prints "rank=<r> stopped_after_step=<ledger step>"
 //
 // Output with --print-expected (rank 0 unless noted):
 //   rank=<r> step=<s> flops=<n>           (every rank, every step)
 //   expected_total_flops=<n>  expected_fp32_flops=<n>  expected_fp64_flops=<n>
 //   expected_blas_gemm_flops=<n>  expected_cblas_gemm_flops=<n>  expected_blas_gemv_flops=<n>
-//   expected_tokens=<n>  expected_steps=<n>  ranks=<n>
+//   expected_train_flops=<n>  expected_eval_flops=<n>   (by phase, with --eval-every)
+//   expected_tokens=<n>  expected_steps=<n>  ranks=<n>   (steps actually run)
 //   xerbla_calls=<n>                      (sum over ranks; steps * ranks when BLAS saw call 10)
 //   result_checksum=<x>                   (sum of every output element, for "metering changes
 //                                          nothing" comparisons)
@@ -302,10 +307,12 @@ double run_step(int r, int s) {
 }
 
 [[noreturn]] void usage(const char *argv0, const char *problem) {
-  std::fprintf(stderr,
-               "%s: %s\nusage: %s [--steps N] [--no-api] [--exit-code C [--exit-rank R]] "
-               "[--print-expected]\n",
-               argv0, problem, argv0);
+  std::fprintf(
+      stderr,
+      "%s: %s\nusage: %s [--steps N] [--no-api] [--eval-every K] [--same-shapes] [--budget-guard] "
+      "[--exit-code C [--exit-rank R]] "
+      "[--print-expected]\n",
+      argv0, problem, argv0);
   std::exit(2);
 }
 
@@ -325,7 +332,9 @@ long parse_long(const char *argv0, const char *option, const char *text, long lo
 
 int main(int argc, char **argv) {
   int steps = 5;
-  bool use_api = true, print_expected = false, do_exit = false;
+  bool use_api = true, print_expected = false, do_exit = false, budget_guard = false;
+  int eval_every = 0;
+  bool same_shapes = false;
   int exit_code = 0;
   long exit_rank = -1;
   for (int i = 1; i < argc; ++i) {
@@ -344,10 +353,19 @@ int main(int argc, char **argv) {
       do_exit = true;
     } else if (arg == "--exit-rank") {
       exit_rank = parse_long(argv[0], "--exit-rank", value("--exit-rank"), 0, 1L << 30);
+    } else if (arg == "--eval-every") {
+      eval_every =
+          static_cast<int>(parse_long(argv[0], "--eval-every", value("--eval-every"), 1, 1000));
+    } else if (arg == "--same-shapes") {
+      same_shapes = true;
+    } else if (arg == "--budget-guard") {
+      budget_guard = true;
     } else if (arg == "--print-expected") {
       print_expected = true;
     } else if (arg == "--help" || arg == "-h") {
-      std::printf("usage: %s [--steps N] [--no-api] [--exit-code C [--exit-rank R]] "
+      std::printf("usage: %s [--steps N] [--no-api] [--eval-every K] [--same-shapes] "
+                  "[--budget-guard] [--exit-code "
+                  "C [--exit-rank R]] "
                   "[--print-expected]\n(see the comment at the top of mpi_gemm.cpp)\n",
                   argv[0]);
       return 0;
@@ -367,13 +385,27 @@ int main(int argc, char **argv) {
     step_end = reinterpret_cast<step_end_fn>(sym);
   }
   const char *api_state = step_end == nullptr ? "absent" : (use_api ? "present" : "disabled");
+  using set_phase_fn = int (*)(int);
+  using should_stop_fn = int (*)();
+  using get_step_fn = std::uint64_t (*)();
+  auto set_phase = reinterpret_cast<set_phase_fn>(dlsym(RTLD_DEFAULT, "flopledger_set_phase"));
+  auto should_stop =
+      reinterpret_cast<should_stop_fn>(dlsym(RTLD_DEFAULT, "flopledger_should_stop"));
+  auto get_step = reinterpret_cast<get_step_fn>(dlsym(RTLD_DEFAULT, "flopledger_get_step"));
+  const bool api = use_api && step_end != nullptr;
 
   Expected mine;
   double result_sum = 0;
-  std::uint64_t tokens = 0;
+  std::uint64_t tokens = 0, train_flops = 0, eval_flops = 0;
+  int steps_run = 0;
   for (int s = 0; s < steps; ++s) {
-    result_sum += run_step(rank, s);
-    const Expected e = expected_step(rank, s);
+    const bool eval_step = eval_every > 0 && (s + 1) % eval_every == 0;
+    if (api && eval_step && set_phase != nullptr) set_phase(2); // FLOPLEDGER_PHASE_EVAL
+    const int shape_step = same_shapes ? 0 : s;
+    result_sum += run_step(rank, shape_step);
+    const Expected e = expected_step(rank, shape_step);
+    (eval_step ? eval_flops : train_flops) += e.total;
+    ++steps_run;
     mine.total += e.total;
     mine.fp32 += e.fp32;
     mine.fp64 += e.fp64;
@@ -385,18 +417,26 @@ int main(int argc, char **argv) {
       std::printf("rank=%d step=%d flops=%" PRIu64 "\n", rank, s, e.total);
       std::fflush(stdout);
     }
-    if (use_api && step_end != nullptr) {
+    if (api) {
       const int rc = step_end(1000 + static_cast<std::uint64_t>(rank));
       if (rc != 0 && s == 0) std::fprintf(stderr, "rank %d: flopledger_step_end -> %d\n", rank, rc);
+      if (eval_step && set_phase != nullptr) set_phase(0); // back to FLOPLEDGER_PHASE_TRAIN
     }
     MPI_Barrier(MPI_COMM_WORLD);
+    if (api && budget_guard && should_stop != nullptr && should_stop() == 1) {
+      std::printf("rank=%d stopped_after_step=%" PRIu64 "\n", rank,
+                  get_step != nullptr ? get_step() : static_cast<std::uint64_t>(s + 1));
+      std::fflush(stdout);
+      break;
+    }
   }
 
   if (print_expected) {
-    std::uint64_t local[7] = {mine.total,      mine.fp32,      mine.fp64, mine.blas_gemm,
-                              mine.cblas_gemm, mine.blas_gemv, tokens};
-    std::uint64_t global[7] = {};
-    MPI_Reduce(local, global, 7, MPI_UINT64_T, MPI_SUM, 0, MPI_COMM_WORLD);
+    std::uint64_t local[9] = {mine.total,     mine.fp32,       mine.fp64,
+                              mine.blas_gemm, mine.cblas_gemm, mine.blas_gemv,
+                              tokens,         train_flops,     eval_flops};
+    std::uint64_t global[9] = {};
+    MPI_Reduce(local, global, 9, MPI_UINT64_T, MPI_SUM, 0, MPI_COMM_WORLD);
     int xerbla_total = 0;
     MPI_Reduce(&g_xerbla_calls, &xerbla_total, 1, MPI_INT, MPI_SUM, 0, MPI_COMM_WORLD);
     double checksum_total = 0;
@@ -408,8 +448,10 @@ int main(int argc, char **argv) {
       std::printf("expected_blas_gemm_flops=%" PRIu64 "\n", global[3]);
       std::printf("expected_cblas_gemm_flops=%" PRIu64 "\n", global[4]);
       std::printf("expected_blas_gemv_flops=%" PRIu64 "\n", global[5]);
+      std::printf("expected_train_flops=%" PRIu64 "\n", global[7]);
+      std::printf("expected_eval_flops=%" PRIu64 "\n", global[8]);
       std::printf("expected_tokens=%" PRIu64 "\n", global[6]);
-      std::printf("expected_steps=%d\nranks=%d\n", steps, size);
+      std::printf("expected_steps=%d\nranks=%d\n", steps_run, size);
       std::printf("xerbla_calls=%d\n", xerbla_total);
       std::printf("result_checksum=%.17g\n", checksum_total);
       std::printf("api=%s\n", api_state);

@@ -55,6 +55,13 @@ def parse_args(argv):
     p.add_argument("--log-every", type=int, default=5, help="print the loss every K steps")
     p.add_argument("--corpus", default=os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                                     "corpus.txt"))
+    p.add_argument("--checkpoint-dir", default=None,
+                   help="save a checkpoint here (one file per rank) when flopledger's budget "
+                        "guard stops the run, and at the end")
+    p.add_argument("--resume", default=None, metavar="DIR",
+                   help="resume from the checkpoint in DIR (same --world size)")
+    p.add_argument("--no-model-declaration", action="store_true",
+                   help="do not declare the model to flopledger (no analytic estimate)")
     p.add_argument("--exit-code", type=int, default=None,
                    help="after training, exit with this status (for tests)")
     args = p.parse_args(argv)
@@ -100,33 +107,51 @@ class FlopLedger:
     """The flopledger C API through ctypes, when the runtime is loaded; otherwise no-ops."""
 
     PHASE_TRAIN, PHASE_EVAL = 0, 2
+    SIGNATURES = {
+        "flopledger_step_end": ([ctypes.c_uint64], ctypes.c_int),
+        "flopledger_set_phase": ([ctypes.c_int], ctypes.c_int),
+        "flopledger_declare_model": ([ctypes.c_char_p], ctypes.c_int),
+        "flopledger_should_stop": ([], ctypes.c_int),
+        "flopledger_set_step": ([ctypes.c_uint64], ctypes.c_int),
+        "flopledger_get_step": ([], ctypes.c_uint64),
+    }
 
     def __init__(self):
-        self.step_end_fn = self.set_phase_fn = None
+        self.fn = {}
         try:
             lib = ctypes.CDLL(None)
         except OSError:
             return
-        if hasattr(lib, "flopledger_step_end"):
-            self.step_end_fn = lib.flopledger_step_end
-            self.step_end_fn.argtypes = [ctypes.c_uint64]
-            self.step_end_fn.restype = ctypes.c_int
-        if hasattr(lib, "flopledger_set_phase"):
-            self.set_phase_fn = lib.flopledger_set_phase
-            self.set_phase_fn.argtypes = [ctypes.c_int]
-            self.set_phase_fn.restype = ctypes.c_int
+        for name, (argtypes, restype) in self.SIGNATURES.items():
+            if hasattr(lib, name):
+                f = getattr(lib, name)
+                f.argtypes, f.restype = argtypes, restype
+                self.fn[name] = f
 
     @property
     def present(self):
-        return self.step_end_fn is not None
+        return "flopledger_step_end" in self.fn
+
+    def call(self, name, *args, default=None):
+        f = self.fn.get(name)
+        return f(*args) if f is not None else default
 
     def step_end(self, tokens):
-        if self.step_end_fn is not None:
-            self.step_end_fn(tokens)
+        self.call("flopledger_step_end", tokens)
 
     def set_phase(self, phase):
-        if self.set_phase_fn is not None:
-            self.set_phase_fn(phase)
+        self.call("flopledger_set_phase", phase)
+
+    def declare_model(self, spec):
+        import json
+        return self.call("flopledger_declare_model", json.dumps(spec).encode())
+
+    def should_stop(self):
+        """Collective: every rank calls it after every step and gets the same answer."""
+        return self.call("flopledger_should_stop", default=0) == 1
+
+    def set_step(self, step):
+        self.call("flopledger_set_step", step)
 
 
 def main(argv):
@@ -234,9 +259,44 @@ def main(argv):
         ddp = nn.parallel.DistributedDataParallel(model)
     optimizer = torch.optim.AdamW(ddp.parameters(), lr=args.lr, weight_decay=0.01)
 
+    # The model, declared once for flopledger's analytic estimate (docs/methods.md): every
+    # matrix product of the model is described by this structure; embeddings are lookups.
+    if not args.no_model_declaration:
+        ledger.declare_model({
+            "name": f"TinyGPT d={args.d_model} layers={args.layers} heads={args.heads}",
+            "params_total": params, "params_trainable": params,
+            "layers": args.layers, "hidden": args.d_model, "heads": args.heads,
+            "ffn_hidden": 4 * args.d_model, "vocab": vocab, "seq_len": args.seq_len,
+            "causal": True,
+        })
+
     # Each rank draws its own batches (data parallelism), reproducibly.
     train_gen = torch.Generator().manual_seed(args.seed * 1009 + rank)
     eval_gen = torch.Generator().manual_seed(args.seed * 7919 + rank)
+
+    def checkpoint_file(directory):
+        return os.path.join(directory, f"rank{rank}.pt")
+
+    def save_checkpoint(step):
+        os.makedirs(args.checkpoint_dir, exist_ok=True)
+        torch.save({"step": step, "world": world, "model": model.state_dict(),
+                    "optimizer": optimizer.state_dict(), "train_gen": train_gen.get_state(),
+                    "eval_gen": eval_gen.get_state()}, checkpoint_file(args.checkpoint_dir))
+
+    start_step = 0
+    if args.resume:
+        state = torch.load(checkpoint_file(args.resume))
+        if state["world"] != world:
+            sys.exit(f"train.py: the checkpoint in {args.resume} was saved by {state['world']} "
+                     f"ranks, this run has {world}")
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        train_gen.set_state(state["train_gen"])
+        eval_gen.set_state(state["eval_gen"])
+        start_step = state["step"]
+        ledger.set_step(start_step)  # the ledger's step numbering continues after the checkpoint
+        if rank == 0:
+            print(f"resumed step={start_step} from {args.resume}", flush=True)
 
     def batch(source, gen):
         starts = torch.randint(0, source.numel() - args.seq_len - 1, (args.batch_size,),
@@ -276,8 +336,10 @@ def main(argv):
     tokens_per_step = args.batch_size * args.seq_len
     started = time.time()
     last_loss = float("nan")
+    stopped_at = None
+    step = start_step
     model.train()
-    for step in range(1, args.steps + 1):
+    for step in range(start_step + 1, args.steps + 1):
         x, y = batch(train_data, train_gen)
         logits = ddp(x)
         loss = F.cross_entropy(logits.reshape(-1, vocab), y.reshape(-1))
@@ -290,10 +352,19 @@ def main(argv):
             print(f"step={step} loss={last_loss:.4f}", flush=True)
         if args.eval_every > 0 and step % args.eval_every == 0:
             evaluate(step)
+        # The budget guard: every rank gets the same answer at the same step.
+        if ledger.should_stop():
+            stopped_at = step
+            break
 
+    if args.checkpoint_dir:
+        save_checkpoint(step)
     if rank == 0:
-        print(f"final_loss={last_loss!r} steps={args.steps} "
-              f"tokens_per_rank={args.steps * tokens_per_step} "
+        if stopped_at is not None:
+            print(f"budget_stop step={stopped_at} checkpoint={args.checkpoint_dir}", flush=True)
+        done = step - start_step
+        print(f"final_loss={last_loss!r} steps={done} "
+              f"tokens_per_rank={done * tokens_per_step} "
               f"seconds={time.time() - started:.2f}", flush=True)
 
     if world > 1:

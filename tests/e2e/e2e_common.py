@@ -366,6 +366,13 @@ def read_trace(path):
     return out
 
 
+def read_environment(path):
+    """The environment dataset of a 1.1 trace: [{'segment': n, 'key': str, 'value': str}]."""
+    import h5py
+    with h5py.File(path, "r") as f:
+        return _rows(f["environment"]) if "environment" in f else []
+
+
 def segment_state_name(seg):
     s = seg.get("state")
     if isinstance(s, int):

@@ -1,0 +1,121 @@
+#!/usr/bin/env python3
+"""End-to-end: phases and the methods side by side, with exact numbers.
+
+Phases (examples/mpi_gemm on 2 ranks, --eval-every 3, 6 steps): the FLOPs of steps 3 and 6 are
+attributed to "eval" (flopledger_set_phase), the others to "train"; the ledger's per-phase
+totals equal the program's own figures, and the compute toward the threshold (the rule set
+counts train, not eval) is exactly the train figure.
+
+Methods (examples/torch_finetune/train.py on 2 ranks, model declared through
+flopledger_declare_model, no evaluation passes): with M = 12 L d^2 + d V matrix weights,
+b sequences of T tokens per rank and step,
+  counted  = ranks * steps * (6 M b T + 12 L d b T^2)        (torch computes the full T x T
+                                                              attention products, masked after)
+  analytic = ranks * steps * (6 M b T + 12 L d b T (T+1)/2)  (causal: each token attends to the
+                                                              tokens before it and itself)
+  AWS      = (4 N + 2 N) * tokens and HF 6ND = 6 N * tokens  (N = every parameter, trainable)
+docs/methods.md explains each term. The verdict uses the highest (counted).
+"""
+
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import e2e_common as E  # noqa: E402
+
+RANKS = 2
+
+
+def phases(c, paths, args):
+    steps, every = 6, 3
+    exp = E.mpi_gemm_expected(RANKS, steps)
+    eval_steps = [s for s in range(steps) if (s + 1) % every == 0]
+    eval_flops = sum(exp["step_flops"][r][s] for r in range(RANKS) for s in eval_steps)
+    train_flops = exp["total"] - eval_flops
+    ledger = c.path("phases", "ledger.h5")
+    res = E.flopledger_run(paths, RANKS, ledger,
+                           [paths.mpi_gemm, "--steps", str(steps), "--eval-every", str(every),
+                            "--print-expected"],
+                           every_steps=1, every_seconds=3600, verbose=args.verbose)
+    c.ran_ok(res, "phases: flopledger run mpi_gemm --eval-every 3")
+    kv = E.key_values(res.stdout)
+    c.equal(E.as_int(kv.get("expected_eval_flops")), eval_flops, "phases: program's eval figure")
+    c.equal(E.as_int(kv.get("expected_train_flops")), train_flops,
+            "phases: program's train figure")
+    rep = E.report_json(c, paths, ledger, "phases report")
+    E.check_report_totals(c, rep, "phases", exp["total"],
+                          phase={"train": train_flops, "eval": eval_flops, "recompute": 0,
+                                 "synthetic_data": 0, "other": 0})
+    E.check_downstream_default(c, rep, "phases", train_flops)
+    trace = E.read_trace(ledger)
+    last = trace["steps"][-1]
+    c.equal(E.decimal_field(last, "cumulative_modification"), train_flops,
+            "phases: the ledger's compute toward the threshold is the train phase only")
+    c.equal(E.decimal_field(last, "cumulative_counted"), exp["total"],
+            "phases: the ledger's counted total has every phase")
+
+
+def methods(c, paths, args):
+    if not E.torch_available():
+        c.check(False, f"PyTorch importable by {E.PYTHON}")
+        return
+    steps, b, T, d, L, heads = 3, 4, 32, 64, 2, 4
+    ledger = c.path("methods", "ledger.h5")
+    res = E.flopledger_run(paths, RANKS, ledger,
+                           [E.PYTHON, paths.train, "--steps", str(steps), "--batch-size", str(b),
+                            "--seq-len", str(T), "--d-model", str(d), "--layers", str(L),
+                            "--heads", str(heads), "--eval-every", "0"],
+                           every_steps=1, every_seconds=3600, timeout=300, verbose=args.verbose)
+    c.ran_ok(res, "methods: flopledger run train.py")
+    kv = E.key_values(res.stdout)
+    V, N = E.as_int(kv.get("vocab")), E.as_int(kv.get("params"))
+    if not c.check(V and N, "methods: train.py prints vocab and params", res.tail()):
+        return
+    M = 12 * L * d * d + d * V
+    tokens = RANKS * steps * b * T
+    counted = RANKS * steps * (6 * M * b * T + 12 * L * d * b * T * T)
+    analytic = RANKS * steps * (6 * M * b * T + 12 * L * d * b * T * (T + 1) // 2)
+    trace = E.read_trace(ledger)
+    last = trace["steps"][-1]
+    c.equal(E.decimal_field(last, "cumulative_modification"), counted,
+            "methods: counted == 6 M tokens + full attention products")
+    c.equal(E.decimal_field(last, "cumulative_analytic"), analytic,
+            "methods: analytic == 6 M tokens + causal attention")
+    c.equal(E.decimal_field(last, "cumulative_aws"), 6 * N * tokens,
+            "methods: AWS formula (4 N_total + 2 N_trainable) x tokens")
+    c.equal(E.decimal_field(last, "cumulative_hf"), 6 * N * tokens, "methods: HF 6 N tokens")
+    c.equal(sum(E.combine_u128(r, "replica_tokens") for r in trace["steps"]), tokens,
+            "methods: replica tokens == ranks x steps x b x T")
+    c.equal(counted - analytic, RANKS * steps * 6 * L * d * b * T * (T - 1),
+            "methods: (self-check) the difference is the masked half of the attention products")
+    c.equal(last.get("verdict_method"), 0, "methods: the verdict uses the highest figure, counted")
+    c.equal(E.decimal_field(last, "verdict_flops"), counted, "methods: verdict figure")
+    c.check(all(r.get("analytic_available") == 1 for r in trace["steps"]),
+            "methods: every row has the analytic figure")
+    c.check(all(r.get("hardware_available") == 0 for r in trace["steps"]),
+            "methods: no hardware figure on a CPU run")
+    env = {e["key"]: e["value"] for e in E.read_environment(ledger)}
+    for key in ("command_line", "hosts", "ranks", "mpi_library", "hdf5_library", "blas_library",
+                "git_commit", "config", "model"):
+        c.check(env.get(key), f"methods: environment record has {key}", repr(env.get(key)))
+    c.check("train.py" in env.get("command_line", ""), "methods: the command line is recorded")
+    c.equal(env.get("ranks"), str(RANKS), "methods: rank count recorded")
+    c.check("Open MPI" in env.get("mpi_library", ""), "methods: MPI library version recorded",
+            env.get("mpi_library"))
+    c.check("openblas" in env.get("blas_library", "").lower(), "methods: BLAS library recorded",
+            env.get("blas_library"))
+
+
+def main():
+    args = E.parse_args(__doc__.splitlines()[0])
+    c = E.Checker("test_methods_phases", args)
+    paths = E.Paths(args)
+    c.require(paths.cli, "the flopledger command in the build directory")
+    c.require(paths.mpi_gemm, "mpi_gemm in the build directory")
+    phases(c, paths, args)
+    methods(c, paths, args)
+    c.finish()
+
+
+if __name__ == "__main__":
+    main()
