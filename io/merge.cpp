@@ -73,7 +73,6 @@ struct Input {
   std::string path; ///< as given
   TraceContents trace;
   std::map<std::uint32_t, std::size_t> segment_by_id; ///< segment id -> index in trace.segments
-  std::vector<Figures> excess;              ///< per row: stored totals minus (previous + period)
   std::set<std::uint64_t> regenerated_gaps; ///< rows whose cumulative_gap the writer writes again
 };
 
@@ -114,6 +113,12 @@ bool check_segments(Input &in, std::string &error) {
         return false;
       }
   }
+  for (const EnvironmentEntry &entry : in.trace.environment)
+    if (in.segment_by_id.count(entry.segment) == 0) {
+      error = in.path + ": damaged ledger: environment entry '" + entry.key + "' names segment " +
+              std::to_string(entry.segment) + ", which the ledger does not have";
+      return false;
+    }
   std::uint64_t covered = 0;
   for (const Segment &s : segments)
     covered += s.rows;
@@ -125,17 +130,17 @@ bool check_segments(Input &in, std::string &error) {
   return true;
 }
 
-/// Each row's stored totals must equal the previous row's plus its period. More is accepted only
-/// where a "cumulative_gap" event names the row (periods the job reduced but could not write):
-/// that excess is carried into the merged totals, so that no compute is dropped.
+/// Counted and modification totals (which the writer guarantees): each row's must equal the
+/// previous row's plus its period. More is accepted only where a "cumulative_gap" event names the
+/// row (periods the job reduced but could not write); the merge carries that excess, so that no
+/// compute is dropped. The other methods' totals (format 1.1) are the runtime's own running
+/// figures, which need not be sums of the rows' period figures: they only must not decrease.
 bool check_cumulative(Input &in, const RuleSet &rules, std::string &error) {
   std::set<std::uint64_t> gap_rows;
   for (const Event &e : in.trace.events)
     if (e.kind == "cumulative_gap") gap_rows.insert(e.row);
   Figures previous{};
-  in.excess.assign(in.trace.rows.size(), Figures{});
-  for (std::size_t i = 0; i < in.trace.rows.size(); ++i) {
-    const StepRow &row = in.trace.rows[i];
+  for (const StepRow &row : in.trace.rows) {
     Figures period{}, expected{};
     if (!period_figures(row, rules, period) || !add_figures(previous, period, expected)) {
       error = in.path + ": row " + std::to_string(row.row) + ": totals overflow 128 bits";
@@ -143,6 +148,14 @@ bool check_cumulative(Input &in, const RuleSet &rules, std::string &error) {
     }
     const Figures stored = stored_figures(row);
     for (std::size_t k = 0; k < kFigures; ++k) {
+      const bool summed = k == kCounted || k == kModification;
+      if (!summed) {
+        if (stored[k] >= previous[k]) continue;
+        error = in.path + ": row " + std::to_string(row.row) + " stores cumulative " +
+                kFigureNames[k] + " " + to_decimal(stored[k]) + ", less than the previous row's " +
+                to_decimal(previous[k]) + "; refusing to merge this ledger";
+        return false;
+      }
       if (stored[k] == expected[k]) continue;
       const std::string what = in.path + ": row " + std::to_string(row.row) +
                                " stores cumulative " + kFigureNames[k] + " " +
@@ -157,8 +170,7 @@ bool check_cumulative(Input &in, const RuleSet &rules, std::string &error) {
                        "this ledger";
         return false;
       }
-      in.excess[i][k] = stored[k] - expected[k];
-      if (k == kCounted || k == kModification) in.regenerated_gaps.insert(row.row);
+      in.regenerated_gaps.insert(row.row);
     }
     previous = stored;
   }
@@ -401,6 +413,8 @@ bool merge_ledgers(const std::vector<std::string> &paths, const std::string &out
   TraceHeader header = inputs[order.empty() ? 0 : order.front().input].trace.header;
   header.format_major = FLOPLEDGER_FORMAT_MAJOR;
   header.format_minor = FLOPLEDGER_FORMAT_MINOR;
+  for (const Input &in : inputs) // a 1.0 input has none; another input may
+    if (header.rule_set_text.empty()) header.rule_set_text = in.trace.header.rule_set_text;
   header.writer_version.clear();
   header.created_utc.clear();
 
@@ -475,14 +489,20 @@ bool MergeWriter::write(const std::string &temporary, const TraceHeader &header,
     summary.inputs[ref.input].segments_out.push_back(ref.id);
     std::vector<StepRow> rows;
     rows.reserve(segment.rows);
+    // Each figure: the merged total before this segment plus what the segment added to its own
+    // ledger's total (for counted and modification: its periods, and any recorded gap).
+    const Figures base = running;
+    const Figures before =
+        segment.first_row == 0 ? Figures{} : stored_figures(in.trace.rows[segment.first_row - 1]);
     for (std::uint64_t r = segment.first_row; r < segment.first_row + segment.rows; ++r) {
       StepRow row = in.trace.rows[r];
-      Figures period{}, total{};
-      if (!period_figures(row, rules, period) || !add_figures(running, period, total) ||
-          !add_figures(total, in.excess[r], total)) {
-        error = "the merged totals overflow 128 bits at " + in.path + " row " + std::to_string(r);
-        return false;
-      }
+      const Figures stored = stored_figures(row);
+      Figures total{};
+      for (std::size_t f = 0; f < kFigures; ++f)
+        if (!checked_add(base[f], stored[f] - before[f], total[f])) {
+          error = "the merged totals overflow 128 bits at " + in.path + " row " + std::to_string(r);
+          return false;
+        }
       const u128 input_modification = row.cumulative_modification;
       row.row = ref.row0 + (r - segment.first_row);
       row.segment = ref.id;
@@ -517,6 +537,14 @@ bool MergeWriter::write(const std::string &temporary, const TraceHeader &header,
       error = out->error();
       return false;
     }
+    for (EnvironmentEntry entry : in.trace.environment)
+      if (entry.segment == in.trace.segments[ref.index].id) {
+        entry.segment = ref.id;
+        if (!out->add_environment(entry)) {
+          error = out->error();
+          return false;
+        }
+      }
     for (const Event &e : events_of[k])
       if (!add_event(e)) return false;
     // Concurrency, noted on the later of the two segments.

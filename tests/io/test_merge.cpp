@@ -459,3 +459,92 @@ TEST_CASE("merge refuses inputs that are not one ledger, duplicates and a bad ou
     CHECK(contains(error, "no input ledger"));
   }
 }
+
+TEST_CASE("format 1.1 figures, environment and event figures are carried") {
+  TempDir dir;
+  const std::string a = dir.file("a.h5"), b = dir.file("b.h5"), out = dir.file("out.h5");
+  std::string error;
+  // Ledger a: two rows whose analytic total is the runtime's own running figure (150, then 200),
+  // the verdict decided on it, a forecast, an environment entry, an event with its figures.
+  auto write_a = [&](u128 second_analytic) {
+    TraceHeader header = make_header();
+    header.rule_set_text = "name = eu-gpai-2025-07\n";
+    auto writer = TraceWriter::open(a, header, error);
+    REQUIRE_MESSAGE(writer, error);
+    Segment segment = make_segment(0, "a", 2);
+    segment.start = kT0;
+    REQUIRE(writer->begin_segment(segment));
+    REQUIRE(writer->add_environment({0, "git_commit", "abc"}));
+    u128 counted = 0, modification = 0;
+    const u128 analytic[] = {150, second_analytic};
+    for (std::uint64_t i = 0; i < 2; ++i) {
+      StepRow row = make_row(i, 0, false, counted, modification);
+      row.analytic_available = true;
+      row.analytic_flops = 100;
+      row.cumulative_analytic = analytic[i];
+      row.verdict_method = Method::Analytic;
+      row.verdict_flops = analytic[i];
+      row.forecast_available = true;
+      row.forecast_flops = modification + 1000;
+      REQUIRE_MESSAGE(writer->append(row), writer->error());
+    }
+    REQUIRE(writer->add_event({2, kT0 + 30, "forecast_crossing", "soon", 42, 7}));
+    REQUIRE(writer->end_segment(kT0 + 100, FLOPLEDGER_SEGMENT_CLEAN, 0));
+  };
+  {
+    auto writer = TraceWriter::open(b, make_header(), error);
+    REQUIRE_MESSAGE(writer, error);
+    Segment segment = make_segment(0, "b", 2);
+    segment.start = kT0 - 3600;
+    REQUIRE(writer->begin_segment(segment));
+    REQUIRE(writer->add_environment({0, "git_commit", "def"}));
+    u128 counted = 0, modification = 0;
+    StepRow row = make_row(0, 0, false, counted, modification);
+    row.analytic_available = true;
+    row.analytic_flops = 30;
+    row.cumulative_analytic = 30;
+    REQUIRE_MESSAGE(writer->append(row), writer->error());
+    REQUIRE(writer->end_segment(kT0 - 3000, FLOPLEDGER_SEGMENT_CLEAN, 0));
+  }
+
+  SUBCASE("carried and summed per segment") {
+    write_a(200);
+    MergeSummary summary;
+    REQUIRE_MESSAGE(merge_ledgers({a, b}, out, MergeOptions{}, summary, error), error);
+    const TraceContents t = read(out);
+    CHECK(t.header.rule_set_text == "name = eu-gpai-2025-07\n");
+    REQUIRE(t.rows.size() == 3);
+    CHECK(t.rows[0].cumulative_analytic == 30);
+    CHECK(t.rows[1].cumulative_analytic == 180);
+    CHECK(t.rows[2].cumulative_analytic == 230);
+    CHECK(t.rows[0].verdict_method == Method::Counted);
+    CHECK(t.rows[0].verdict_flops == t.rows[0].cumulative_modification);
+    CHECK(t.rows[2].verdict_method == Method::Analytic);
+    CHECK(t.rows[2].verdict_flops == 230);
+    CHECK(t.rows[2].status == Status::DownstreamUser);
+    // The forecast of job a, plus what b added before it.
+    CHECK(t.rows[1].forecast_available);
+    CHECK(t.rows[1].forecast_flops == t.rows[1].cumulative_modification + 1000);
+    CHECK(t.rows[2].forecast_flops == t.rows[2].cumulative_modification + 1000);
+    REQUIRE(t.environment.size() == 2);
+    CHECK(t.environment[0].segment == 0);
+    CHECK(t.environment[0].value == "def");
+    CHECK(t.environment[1].segment == 1);
+    CHECK(t.environment[1].value == "abc");
+    const auto forecast = events_of_kind(t, "forecast_crossing");
+    REQUIRE(forecast.size() == 1);
+    CHECK(forecast[0]->row == 3);
+    CHECK(forecast[0]->step == 42);
+    CHECK(forecast[0]->flops == 7);
+    const auto from = events_of_kind(t, "merged_from");
+    REQUIRE(from.size() == 2);
+    CHECK(from[0]->flops == read(a).rows.back().cumulative_modification);
+  }
+  SUBCASE("a running total that decreases is refused") {
+    write_a(149);
+    MergeSummary summary;
+    CHECK_FALSE(merge_ledgers({a, b}, out, MergeOptions{}, summary, error));
+    CHECK(contains(error, a + ": row 1 stores cumulative analytic 149, less than the previous "
+                              "row's 150"));
+  }
+}
