@@ -60,6 +60,19 @@ bool period_figures(const StepRow &row, const RuleSet &rules, Figures &out) {
   return ok;
 }
 
+/// The cumulative figure a verdict of `method` is decided on.
+u128 verdict_figure(Method method, const Figures &totals) {
+  switch (method) {
+  case Method::Analytic:
+    return totals[kAnalytic];
+  case Method::Hardware:
+    return totals[kHardware];
+  case Method::Counted:
+    break;
+  }
+  return totals[kModification];
+}
+
 bool add_figures(const Figures &a, const Figures &b, Figures &out) {
   for (std::size_t k = 0; k < kFigures; ++k)
     if (!checked_add(a[k], b[k], out[k])) return false;
@@ -503,32 +516,26 @@ bool MergeWriter::write(const std::string &temporary, const TraceHeader &header,
           error = "the merged totals overflow 128 bits at " + in.path + " row " + std::to_string(r);
           return false;
         }
-      const u128 input_modification = row.cumulative_modification;
+      const u128 input_verdict_flops = row.verdict_flops;
       row.row = ref.row0 + (r - segment.first_row);
       row.segment = ref.id;
       set_figures(row, total);
       running = total;
-      // The verdict again, on the merged figure of the method the job's verdict used.
-      Method method = row.verdict_method;
-      if ((method == Method::Analytic && !row.analytic_available) ||
-          (method == Method::Hardware && !row.hardware_available))
-        method = Method::Counted;
-      const u128 figure = method == Method::Analytic   ? total[kAnalytic]
-                          : method == Method::Hardware ? total[kHardware]
-                                                       : total[kModification];
+      // The verdict again, on the merged figure of the method the job's verdict used (the
+      // runtime chose it by the rule set's policy; 1.0 rows read as counted).
+      const u128 figure = verdict_figure(row.verdict_method, total);
       const Verdict verdict = evaluate(figure, in.trace.header.original, rules);
-      row.verdict_method = method;
       row.verdict_flops = figure;
       row.threshold_flops = verdict.threshold_flops;
       row.status = verdict.status;
       row.fraction_of_threshold = verdict.fraction_of_threshold;
-      // The forecast projected this job's ledger; the other inputs' compute adds to it.
+      // The forecast projected this job's verdict figure; the other jobs' compute before this
+      // row adds to it.
       if (row.forecast_available) {
-        if (total[kModification] >= input_modification)
-          row.forecast_flops += total[kModification] - input_modification;
+        if (figure >= input_verdict_flops)
+          row.forecast_flops += figure - input_verdict_flops;
         else
-          row.forecast_flops -=
-              std::min(row.forecast_flops, input_modification - total[kModification]);
+          row.forecast_flops -= std::min(row.forecast_flops, input_verdict_flops - figure);
       }
       rows.push_back(row);
     }

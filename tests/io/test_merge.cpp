@@ -485,7 +485,7 @@ TEST_CASE("format 1.1 figures, environment and event figures are carried") {
       row.verdict_method = Method::Analytic;
       row.verdict_flops = analytic[i];
       row.forecast_available = true;
-      row.forecast_flops = modification + 1000;
+      row.forecast_flops = analytic[i] + 1000; // projects the verdict figure
       REQUIRE_MESSAGE(writer->append(row), writer->error());
     }
     REQUIRE(writer->add_event({2, kT0 + 30, "forecast_crossing", "soon", 42, 7}));
@@ -522,10 +522,10 @@ TEST_CASE("format 1.1 figures, environment and event figures are carried") {
     CHECK(t.rows[2].verdict_method == Method::Analytic);
     CHECK(t.rows[2].verdict_flops == 230);
     CHECK(t.rows[2].status == Status::DownstreamUser);
-    // The forecast of job a, plus what b added before it.
+    // The forecast of job a's verdict figure, plus what b added before it.
     CHECK(t.rows[1].forecast_available);
-    CHECK(t.rows[1].forecast_flops == t.rows[1].cumulative_modification + 1000);
-    CHECK(t.rows[2].forecast_flops == t.rows[2].cumulative_modification + 1000);
+    CHECK(t.rows[1].forecast_flops == 1180);
+    CHECK(t.rows[2].forecast_flops == 1230);
     REQUIRE(t.environment.size() == 2);
     CHECK(t.environment[0].segment == 0);
     CHECK(t.environment[0].value == "def");
