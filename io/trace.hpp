@@ -145,6 +145,12 @@ public:
   bool add_environment(const EnvironmentEntry &entry);
   /// Rewrites the current segment's end, state, exit status and row count, and flushes.
   bool end_segment(double end, std::uint8_t state, std::int32_t exit_status);
+  /// Appends a closed, historical segment and its rows in one call (flopledger merge, format
+  /// upgrades): `segment` keeps its recorded start, end, state (running included: "not cleanly
+  /// closed") and exit status; `segment.id` must be next_segment_id() and no segment may be open.
+  /// Each row is checked and written as append() does (numbered from next_row(), naming
+  /// segment.id). On failure the rows before the failing one stay written.
+  bool copy_segment(const Segment &segment, const std::vector<StepRow> &rows);
   /// Closes the file (also done by the destructor).
   bool close();
 

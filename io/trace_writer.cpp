@@ -569,4 +569,23 @@ bool TraceWriter::close() {
   return flushed && closed;
 }
 
+bool TraceWriter::copy_segment(const Segment &segment, const std::vector<StepRow> &rows) {
+  QuietHdf5 quiet;
+  Impl &m = *impl_;
+  if (segment.state != FLOPLEDGER_SEGMENT_RUNNING && segment.state != FLOPLEDGER_SEGMENT_CLEAN &&
+      segment.state != FLOPLEDGER_SEGMENT_ERROR)
+    return m.fail(m.path + ": copy_segment: state " + std::to_string(segment.state) +
+                  " is not 0 (running), 1 (clean) or 2 (error)");
+  if (!begin_segment(segment)) return false;
+  for (const StepRow &row : rows)
+    if (!append(row)) return false;
+  // The recorded end, even "running": a copy says what the job left, not what the copy did.
+  m.current.end = segment.end;
+  m.current.state = segment.state;
+  m.current.exit_status = segment.exit_status;
+  if (!m.write_segment() || !m.flush("copy_segment")) return false;
+  m.segment_open = false;
+  return true;
+}
+
 } // namespace flopledger::io

@@ -15,6 +15,7 @@ int run_command(const Args &args);    // flopledger run [options] -- CMD [ARGS..
 int exec_command(const Args &args);   // flopledger exec [options] -- CMD [ARGS...]
 int report_command(const Args &args); // flopledger report FILE [--json]
 int status_command(const Args &args); // flopledger status FILE [--json]
+int merge_command(const Args &args);  // flopledger merge --output OUT IN... [--force]
 
 constexpr int kExitFailure = 1;
 constexpr int kExitUsage = 2;

@@ -15,6 +15,7 @@ const char *const kUsage =
     "  report  verdict and totals of a ledger              flopledger report flopledger.h5 "
     "[--json]\n"
     "  status  the same while a job is writing the ledger  flopledger status flopledger.h5\n"
+    "  merge   combine ledgers of one modification         flopledger merge -o all.h5 a.h5 b.h5\n"
     "\n"
     "'flopledger COMMAND --help' describes each command. Version " FLOPLEDGER_VERSION ".\n";
 
@@ -25,7 +26,8 @@ int main(int argc, char **argv) {
   const std::map<std::string, int (*)(const Args &)> commands = {{"run", run_command},
                                                                  {"exec", exec_command},
                                                                  {"report", report_command},
-                                                                 {"status", status_command}};
+                                                                 {"status", status_command},
+                                                                 {"merge", merge_command}};
   if (argc < 2) {
     std::cerr << kUsage;
     return kExitUsage;
