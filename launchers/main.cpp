@@ -15,6 +15,10 @@ const char *const kUsage =
     "  report  verdict and totals of a ledger              flopledger report flopledger.h5 "
     "[--json]\n"
     "  status  the same while a job is writing the ledger  flopledger status flopledger.h5\n"
+    "          audit page / ticket text:  flopledger report flopledger.h5 --html report.html\n"
+    "                                     flopledger report flopledger.h5 --markdown\n"
+    "  export  the ledger as JSON or CSV                   flopledger export flopledger.h5 "
+    "--json|--csv\n"
     "\n"
     "'flopledger COMMAND --help' describes each command. Version " FLOPLEDGER_VERSION ".\n";
 
@@ -25,7 +29,8 @@ int main(int argc, char **argv) {
   const std::map<std::string, int (*)(const Args &)> commands = {{"run", run_command},
                                                                  {"exec", exec_command},
                                                                  {"report", report_command},
-                                                                 {"status", status_command}};
+                                                                 {"status", status_command},
+                                                                 {"export", export_command}};
   if (argc < 2) {
     std::cerr << kUsage;
     return kExitUsage;
