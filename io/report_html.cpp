@@ -21,10 +21,16 @@ figure{margin:10px 0 18px 0}
 )";
 
 void render_table(std::ostringstream &out, const DocTable &t) {
-  out << "<table>\n<tr>";
+  out << "<table>\n";
+  bool named = false;
   for (const std::string &h : t.head)
-    out << "<th>" << html_escape(h) << "</th>";
-  out << "</tr>\n";
+    named = named || !h.empty();
+  if (named) { // a key/value table has no column names
+    out << "<tr>";
+    for (const std::string &h : t.head)
+      out << "<th>" << html_escape(h) << "</th>";
+    out << "</tr>\n";
+  }
   for (const auto &row : t.rows) {
     out << "<tr>";
     for (const std::string &cell : row)
