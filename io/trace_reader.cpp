@@ -118,6 +118,12 @@ ReadFailure read_header(hid_t file, const std::string &path, TraceHeader &header
     header.original.training_flops = parsed.value;
   }
   header.config = decode_config(config);
+  if (minor >= 1 &&
+      read_string_attribute(file, FLOPLEDGER_ATTR_RULE_SET_TEXT, header.rule_set_text) != 0) {
+    error = path + ": damaged flopledger trace: missing or unreadable string root attribute '" +
+            FLOPLEDGER_ATTR_RULE_SET_TEXT + "'";
+    return ReadFailure::Final;
+  }
 
   // The count columns are arrays in tag order: a file with another order cannot be read as is.
   const std::string expected[3] = {join_names(kPrecisionNames), join_names(kPhaseNames),
@@ -136,9 +142,12 @@ ReadFailure read_header(hid_t file, const std::string &path, TraceHeader &header
 
 namespace {
 
-/// Opens dataset `name` and checks that it is 1-D and has every field of `memory_type`.
-ReadFailure open_dataset(hid_t file, const std::string &path, const char *name, hid_t memory_type,
-                         Hid &dataset, hsize_t &rows, std::string &error) {
+/// Opens dataset `name` and checks that it is 1-D and has every field of `memory_type` (a file
+/// of format 1.0 may lack the fields added in 1.1). `adapted` receives the memory type reduced to
+/// the fields the file has: HDF5 converts compound rows by field name, and leaves the others be.
+ReadFailure open_dataset(hid_t file, const std::string &path, std::uint32_t minor, const char *name,
+                         hid_t memory_type, Hid &dataset, hsize_t &rows, Hid *adapted,
+                         std::string &error) {
   if (H5Lexists(file, name, H5P_DEFAULT) <= 0) {
     error = path + ": damaged flopledger trace: missing dataset '" + name + "'";
     return ReadFailure::Retryable;
@@ -155,34 +164,48 @@ ReadFailure open_dataset(hid_t file, const std::string &path, const char *name, 
             "' is not a 1-D dataset of compound rows";
     return ReadFailure::Final;
   }
+  Hid reduced(H5Tcreate(H5T_COMPOUND, H5Tget_size(memory_type)), H5Tclose);
   const int members = H5Tget_nmembers(memory_type);
   for (int i = 0; i < members; ++i) {
-    char *field = H5Tget_member_name(memory_type, static_cast<unsigned>(i));
+    const auto index = static_cast<unsigned>(i);
+    char *field = H5Tget_member_name(memory_type, index);
     const bool present = field != nullptr && H5Tget_member_index(type.get(), field) >= 0;
     const std::string field_name = field != nullptr ? field : "?";
     H5free_memory(field);
-    if (!present) {
+    if (present) {
+      Hid member(H5Tget_member_type(memory_type, index), H5Tclose);
+      if (!member.valid() || !reduced.valid() ||
+          H5Tinsert(reduced.get(), field_name.c_str(), H5Tget_member_offset(memory_type, index),
+                    member.get()) < 0) {
+        error = failed(path, "building the row type of dataset '" + std::string(name) + "'");
+        return ReadFailure::Final;
+      }
+    } else if (minor >= 1 || !added_in_1_1(name, field_name)) {
       error = path + ": damaged flopledger trace: dataset '" + name + "' has no field '" +
               field_name + "'";
       return ReadFailure::Final;
     }
   }
   H5Sget_simple_extent_dims(space.get(), &rows, nullptr);
+  if (adapted != nullptr) *adapted = std::move(reduced);
   return ReadFailure::None;
 }
 
 } // namespace
 
-ReadFailure open_datasets(hid_t file, const std::string &path, const RowTypes &types,
-                          OpenDatasets &d, std::string &error) {
-  ReadFailure f = open_dataset(file, path, FLOPLEDGER_DSET_STEPS, types.step.get(), d.steps,
-                               d.step_rows, error);
+ReadFailure open_datasets(hid_t file, const std::string &path, std::uint32_t minor,
+                          const RowTypes &types, OpenDatasets &d, std::string &error) {
+  ReadFailure f = open_dataset(file, path, minor, FLOPLEDGER_DSET_STEPS, types.step.get(), d.steps,
+                               d.step_rows, &d.step_type, error);
   if (f == ReadFailure::None)
-    f = open_dataset(file, path, FLOPLEDGER_DSET_SEGMENTS, types.segment.get(), d.segments,
-                     d.segment_rows, error);
+    f = open_dataset(file, path, minor, FLOPLEDGER_DSET_SEGMENTS, types.segment.get(), d.segments,
+                     d.segment_rows, nullptr, error);
   if (f == ReadFailure::None)
-    f = open_dataset(file, path, FLOPLEDGER_DSET_EVENTS, types.event.get(), d.events, d.event_rows,
-                     error);
+    f = open_dataset(file, path, minor, FLOPLEDGER_DSET_EVENTS, types.event.get(), d.events,
+                     d.event_rows, &d.event_type, error);
+  if (f == ReadFailure::None && minor >= 1)
+    f = open_dataset(file, path, minor, FLOPLEDGER_DSET_ENVIRONMENT, types.environment.get(),
+                     d.environment, d.environment_rows, nullptr, error);
   return f;
 }
 
@@ -219,15 +242,19 @@ ReadFailure read_contents(hid_t file, const std::string &path, TraceContents &ou
     return ReadFailure::Final;
   }
   OpenDatasets d;
-  f = open_datasets(file, path, types, d, error);
+  f = open_datasets(file, path, out.header.format_minor, types, d, error);
   if (f != ReadFailure::None) return f;
 
-  std::vector<StepRecord> steps(d.step_rows);
+  // Value-initialised records: the fields a 1.0 file lacks stay zero.
+  std::vector<StepRecord> steps(d.step_rows, StepRecord{});
   std::vector<SegmentRecord> segments(d.segment_rows);
-  std::vector<EventRecord> events(d.event_rows);
-  if (!read_rows(d.steps.get(), types.step.get(), 0, d.step_rows, steps.data()) ||
+  std::vector<EventRecord> events(d.event_rows, EventRecord{});
+  std::vector<EnvironmentRecord> environment(d.environment_rows);
+  if (!read_rows(d.steps.get(), d.step_type.get(), 0, d.step_rows, steps.data()) ||
       !read_rows(d.segments.get(), types.segment.get(), 0, d.segment_rows, segments.data()) ||
-      !read_rows(d.events.get(), types.event.get(), 0, d.event_rows, events.data())) {
+      !read_rows(d.events.get(), d.event_type.get(), 0, d.event_rows, events.data()) ||
+      (d.environment.valid() && !read_rows(d.environment.get(), types.environment.get(), 0,
+                                           d.environment_rows, environment.data()))) {
     error = failed(path, "reading the rows");
     return ReadFailure::Retryable;
   }
@@ -245,8 +272,15 @@ ReadFailure read_contents(hid_t file, const std::string &path, TraceContents &ou
       return ReadFailure::Final;
     }
   }
-  for (const EventRecord &e : events)
-    out.events.push_back(from_record(e));
+  out.events.resize(events.size());
+  for (std::size_t i = 0; i < events.size(); ++i) {
+    if (!from_record(events[i], i, out.events[i], error)) {
+      error = path + ": " + error;
+      return ReadFailure::Final;
+    }
+  }
+  for (const EnvironmentRecord &e : environment)
+    out.environment.push_back(from_record(e));
   return ReadFailure::None;
 }
 

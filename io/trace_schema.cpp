@@ -3,6 +3,22 @@
 #include <algorithm>
 #include <iterator>
 
+namespace flopledger::io {
+
+std::string_view method_name(Method method) {
+  switch (method) {
+  case Method::Counted:
+    return "counted";
+  case Method::Analytic:
+    return "analytic";
+  case Method::Hardware:
+    return "hardware";
+  }
+  return "unknown";
+}
+
+} // namespace flopledger::io
+
 namespace flopledger::io::detail {
 
 // ---------------------------------------------------------------------------------------------
@@ -73,6 +89,29 @@ Hid step_memory_type() {
   FL_STRING(c, StepRecord, cumulative_modification);
   FL_FIELD(c, StepRecord, status, H5T_NATIVE_UINT8);
   FL_FIELD(c, StepRecord, fraction_of_threshold, H5T_NATIVE_DOUBLE);
+  FL_FIELD(c, StepRecord, replica_tokens, H5T_NATIVE_UINT64);
+  FL_FIELD(c, StepRecord, replica_tokens_hi, H5T_NATIVE_UINT64);
+  FL_FIELD(c, StepRecord, attention_sq, H5T_NATIVE_UINT64);
+  FL_FIELD(c, StepRecord, attention_sq_hi, H5T_NATIVE_UINT64);
+  FL_FIELD(c, StepRecord, analytic_available, H5T_NATIVE_UINT8);
+  FL_FIELD(c, StepRecord, analytic_flops, H5T_NATIVE_UINT64);
+  FL_FIELD(c, StepRecord, analytic_flops_hi, H5T_NATIVE_UINT64);
+  FL_FIELD(c, StepRecord, aws_flops, H5T_NATIVE_UINT64);
+  FL_FIELD(c, StepRecord, aws_flops_hi, H5T_NATIVE_UINT64);
+  FL_FIELD(c, StepRecord, hf_flops, H5T_NATIVE_UINT64);
+  FL_FIELD(c, StepRecord, hf_flops_hi, H5T_NATIVE_UINT64);
+  FL_STRING(c, StepRecord, cumulative_analytic);
+  FL_STRING(c, StepRecord, cumulative_aws);
+  FL_STRING(c, StepRecord, cumulative_hf);
+  FL_FIELD(c, StepRecord, hardware_available, H5T_NATIVE_UINT8);
+  FL_FIELD(c, StepRecord, hardware_flops, H5T_NATIVE_UINT64);
+  FL_FIELD(c, StepRecord, hardware_flops_hi, H5T_NATIVE_UINT64);
+  FL_STRING(c, StepRecord, cumulative_hardware);
+  FL_FIELD(c, StepRecord, verdict_method, H5T_NATIVE_UINT8);
+  FL_STRING(c, StepRecord, verdict_flops);
+  FL_STRING(c, StepRecord, threshold_flops);
+  FL_FIELD(c, StepRecord, forecast_available, H5T_NATIVE_UINT8);
+  FL_STRING(c, StepRecord, forecast_flops);
   return c.take();
 }
 
@@ -98,7 +137,34 @@ Hid event_memory_type() {
   FL_FIELD(c, EventRecord, time, H5T_NATIVE_DOUBLE);
   FL_STRING(c, EventRecord, kind);
   FL_STRING(c, EventRecord, detail);
+  FL_FIELD(c, EventRecord, step, H5T_NATIVE_UINT64);
+  FL_STRING(c, EventRecord, flops);
   return c.take();
+}
+
+Hid environment_memory_type() {
+  Compound c(sizeof(EnvironmentRecord));
+  FL_FIELD(c, EnvironmentRecord, segment, H5T_NATIVE_UINT32);
+  FL_STRING(c, EnvironmentRecord, key);
+  FL_STRING(c, EnvironmentRecord, value);
+  return c.take();
+}
+
+bool added_in_1_1(std::string_view dataset, std::string_view field) {
+  if (dataset == FLOPLEDGER_DSET_EVENTS) return field == "step" || field == "flops";
+  if (dataset != FLOPLEDGER_DSET_STEPS) return false;
+  static constexpr std::string_view fields[] = {
+      "replica_tokens",     "replica_tokens_hi",  "attention_sq",
+      "attention_sq_hi",    "analytic_available", "analytic_flops",
+      "analytic_flops_hi",  "aws_flops",          "aws_flops_hi",
+      "hf_flops",           "hf_flops_hi",        "cumulative_analytic",
+      "cumulative_aws",     "cumulative_hf",      "hardware_available",
+      "hardware_flops",     "hardware_flops_hi",  "cumulative_hardware",
+      "verdict_method",     "verdict_flops",      "threshold_flops",
+      "forecast_available", "forecast_flops"};
+  for (std::string_view f : fields)
+    if (f == field) return true;
+  return false;
 }
 
 #undef FL_FIELD
@@ -209,6 +275,29 @@ bool to_record(const StepRow &row, StepRecord &record, u128 &period_total, std::
   put(record.cumulative_modification, to_decimal(row.cumulative_modification));
   record.status = static_cast<std::uint8_t>(row.status);
   record.fraction_of_threshold = row.fraction_of_threshold;
+  record.replica_tokens = lo_word(row.replica_tokens);
+  record.replica_tokens_hi = hi_word(row.replica_tokens);
+  record.attention_sq = lo_word(row.attention_sq);
+  record.attention_sq_hi = hi_word(row.attention_sq);
+  record.analytic_available = row.analytic_available ? 1 : 0;
+  record.analytic_flops = lo_word(row.analytic_flops);
+  record.analytic_flops_hi = hi_word(row.analytic_flops);
+  record.aws_flops = lo_word(row.aws_flops);
+  record.aws_flops_hi = hi_word(row.aws_flops);
+  record.hf_flops = lo_word(row.hf_flops);
+  record.hf_flops_hi = hi_word(row.hf_flops);
+  put(record.cumulative_analytic, to_decimal(row.cumulative_analytic));
+  put(record.cumulative_aws, to_decimal(row.cumulative_aws));
+  put(record.cumulative_hf, to_decimal(row.cumulative_hf));
+  record.hardware_available = row.hardware_available ? 1 : 0;
+  record.hardware_flops = lo_word(row.hardware_flops);
+  record.hardware_flops_hi = hi_word(row.hardware_flops);
+  put(record.cumulative_hardware, to_decimal(row.cumulative_hardware));
+  record.verdict_method = static_cast<std::uint8_t>(row.verdict_method);
+  put(record.verdict_flops, to_decimal(row.verdict_flops));
+  put(record.threshold_flops, to_decimal(row.threshold_flops));
+  record.forecast_available = row.forecast_available ? 1 : 0;
+  put(record.forecast_flops, to_decimal(row.forecast_flops));
   return true;
 }
 
@@ -262,6 +351,42 @@ bool from_record(const StepRecord &record, std::uint64_t index, StepRow &row, st
   }
   row.status = static_cast<Status>(record.status);
   row.fraction_of_threshold = record.fraction_of_threshold;
+
+  // Format 1.1 fields; in a 1.0 file the strings are empty and everything reads as zero.
+  row.replica_tokens = from_words(record.replica_tokens, record.replica_tokens_hi);
+  row.attention_sq = from_words(record.attention_sq, record.attention_sq_hi);
+  row.analytic_available = record.analytic_available != 0;
+  row.analytic_flops = from_words(record.analytic_flops, record.analytic_flops_hi);
+  row.aws_flops = from_words(record.aws_flops, record.aws_flops_hi);
+  row.hf_flops = from_words(record.hf_flops, record.hf_flops_hi);
+  row.hardware_available = record.hardware_available != 0;
+  row.hardware_flops = from_words(record.hardware_flops, record.hardware_flops_hi);
+  row.forecast_available = record.forecast_available != 0;
+  if (record.verdict_method > FLOPLEDGER_METHOD_HARDWARE) {
+    error = "steps row " + std::to_string(index) + ": verdict_method " +
+            std::to_string(record.verdict_method) + " is not 0, 1 or 2";
+    return false;
+  }
+  row.verdict_method = static_cast<Method>(record.verdict_method);
+  struct Optional {
+    const char *name;
+    std::string text;
+    u128 *target;
+  };
+  const Optional optional[] = {
+      {"cumulative_analytic", get(record.cumulative_analytic), &row.cumulative_analytic},
+      {"cumulative_aws", get(record.cumulative_aws), &row.cumulative_aws},
+      {"cumulative_hf", get(record.cumulative_hf), &row.cumulative_hf},
+      {"cumulative_hardware", get(record.cumulative_hardware), &row.cumulative_hardware},
+      {"verdict_flops", get(record.verdict_flops), &row.verdict_flops},
+      {"threshold_flops", get(record.threshold_flops), &row.threshold_flops},
+      {"forecast_flops", get(record.forecast_flops), &row.forecast_flops}};
+  for (const Optional &field : optional)
+    if (!field.text.empty() &&
+        !parse_decimal_field(field.name, field.text, index, *field.target, error))
+      return false;
+  // A 1.0 row: the verdict was decided on the counted figure.
+  if (get(record.verdict_flops).empty()) row.verdict_flops = row.cumulative_modification;
   return true;
 }
 
@@ -286,8 +411,30 @@ bool from_record(const SegmentRecord &record, std::uint64_t index, Segment &segm
   return true;
 }
 
-Event from_record(const EventRecord &record) {
-  return Event{record.row, record.time, get(record.kind), get(record.detail)};
+bool from_record(const EventRecord &record, std::uint64_t index, Event &event, std::string &error) {
+  event = Event{record.row, record.time, get(record.kind), get(record.detail), record.step, 0};
+  const std::string flops = get(record.flops);
+  if (flops.empty()) return true;
+  const ParsedFlops parsed = parse_flops(flops);
+  if (!parsed.ok) {
+    error = "events row " + std::to_string(index) + ": field 'flops' is '" + flops +
+            "': " + parsed.error;
+    return false;
+  }
+  event.flops = parsed.value;
+  return true;
+}
+
+EnvironmentEntry from_record(const EnvironmentRecord &record) {
+  return EnvironmentEntry{record.segment, get(record.key), get(record.value)};
+}
+
+EnvironmentRecord to_record(const EnvironmentEntry &entry) {
+  EnvironmentRecord record{};
+  record.segment = entry.segment;
+  put(record.key, entry.key);
+  put(record.value, entry.value);
+  return record;
 }
 
 SegmentRecord to_record(const Segment &segment) {
@@ -312,6 +459,8 @@ EventRecord to_record(const Event &event) {
   record.time = event.time;
   put(record.kind, event.kind);
   put(record.detail, event.detail);
+  record.step = event.step;
+  put(record.flops, to_decimal(event.flops));
   return record;
 }
 

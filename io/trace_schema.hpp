@@ -38,6 +38,19 @@ struct StepRecord {
   char cumulative_modification[kDecimalLen];
   std::uint8_t status;
   double fraction_of_threshold;
+  // Format 1.1
+  std::uint64_t replica_tokens, replica_tokens_hi, attention_sq, attention_sq_hi;
+  std::uint8_t analytic_available;
+  std::uint64_t analytic_flops, analytic_flops_hi, aws_flops, aws_flops_hi, hf_flops, hf_flops_hi;
+  char cumulative_analytic[kDecimalLen], cumulative_aws[kDecimalLen], cumulative_hf[kDecimalLen];
+  std::uint8_t hardware_available;
+  std::uint64_t hardware_flops, hardware_flops_hi;
+  char cumulative_hardware[kDecimalLen];
+  std::uint8_t verdict_method;
+  char verdict_flops[kDecimalLen];
+  char threshold_flops[kDecimalLen];
+  std::uint8_t forecast_available;
+  char forecast_flops[kDecimalLen];
 };
 
 struct SegmentRecord {
@@ -57,18 +70,34 @@ struct EventRecord {
   double time;
   char kind[FLOPLEDGER_EVENT_KIND_LEN];
   char detail[FLOPLEDGER_EVENT_DETAIL_LEN];
+  // Format 1.1
+  std::uint64_t step;
+  char flops[kDecimalLen];
+};
+
+struct EnvironmentRecord {
+  std::uint32_t segment;
+  char key[FLOPLEDGER_ENV_KEY_LEN];
+  char value[FLOPLEDGER_ENV_VALUE_LEN];
 };
 
 Hid step_memory_type();
 Hid segment_memory_type();
 Hid event_memory_type();
+Hid environment_memory_type();
+
+/// Fields added in format 1.1: a 1.0 file lacks them and reads back with them zero.
+bool added_in_1_1(std::string_view dataset, std::string_view field);
 
 /// The three memory types, built once per writer or read.
 struct RowTypes {
   Hid step = step_memory_type();
   Hid segment = segment_memory_type();
   Hid event = event_memory_type();
-  bool valid() const { return step.valid() && segment.valid() && event.valid(); }
+  Hid environment = environment_memory_type();
+  bool valid() const {
+    return step.valid() && segment.valid() && event.valid() && environment.valid();
+  }
 };
 
 template <std::size_t N> std::string join_names(const std::array<std::string_view, N> &names) {
@@ -91,9 +120,11 @@ bool to_record(const StepRow &row, StepRecord &record, u128 &period_total, std::
 bool from_record(const StepRecord &record, std::uint64_t index, StepRow &row, std::string &error);
 bool from_record(const SegmentRecord &record, std::uint64_t index, Segment &segment,
                  std::string &error);
-Event from_record(const EventRecord &record);
+bool from_record(const EventRecord &record, std::uint64_t index, Event &event, std::string &error);
 SegmentRecord to_record(const Segment &segment);
 EventRecord to_record(const Event &event);
+EnvironmentEntry from_record(const EnvironmentRecord &record);
+EnvironmentRecord to_record(const EnvironmentEntry &entry);
 
 // ---------------------------------------------------------------------------------------------
 // Opening and validating (io/trace_reader.cpp): the writer checks a ledger it appends to with
@@ -108,13 +139,16 @@ std::string format_version_text(std::uint64_t major, std::uint64_t minor);
 ReadFailure read_header(hid_t file, const std::string &path, TraceHeader &header,
                         std::string &error);
 
-/// The three datasets of an open trace, with their row counts.
+/// The datasets of an open trace, with their row counts and the memory types to read them with:
+/// for a 1.0 file these lack the 1.1 fields (which then stay zero in the records).
 struct OpenDatasets {
-  Hid steps, segments, events;
-  hsize_t step_rows = 0, segment_rows = 0, event_rows = 0;
+  Hid steps, segments, events, environment; ///< environment: invalid in a 1.0 file
+  hsize_t step_rows = 0, segment_rows = 0, event_rows = 0, environment_rows = 0;
+  Hid step_type, event_type; ///< the fields of the memory types that the file has
 };
 
-ReadFailure open_datasets(hid_t file, const std::string &path, const RowTypes &types,
-                          OpenDatasets &d, std::string &error);
+/// Opens every dataset of a trace of format 1.`minor`.
+ReadFailure open_datasets(hid_t file, const std::string &path, std::uint32_t minor,
+                          const RowTypes &types, OpenDatasets &d, std::string &error);
 
 } // namespace flopledger::io::detail

@@ -87,13 +87,14 @@ bool write_header(hid_t file, const TraceHeader &header, const std::string &crea
                                               header.original.systemic_risk ? 1 : 0) &&
          write_string_attribute(file, FLOPLEDGER_ATTR_BASE_MODEL, header.base_model) &&
          write_string_attribute(file, FLOPLEDGER_ATTR_CONFIG, encode_config(header.config)) &&
+         write_string_attribute(file, FLOPLEDGER_ATTR_RULE_SET_TEXT, header.rule_set_text) &&
          write_string_attribute(file, FLOPLEDGER_ATTR_PRECISION_NAMES,
                                 join_names(kPrecisionNames)) &&
          write_string_attribute(file, FLOPLEDGER_ATTR_PHASE_NAMES, join_names(kPhaseNames)) &&
          write_string_attribute(file, FLOPLEDGER_ATTR_SOURCE_NAMES, join_names(kSourceNames));
 }
 
-constexpr hsize_t kStepChunk = 64, kSegmentChunk = 16, kEventChunk = 64;
+constexpr hsize_t kStepChunk = 64, kSegmentChunk = 16, kEventChunk = 64, kEnvironmentChunk = 16;
 
 bool create_dataset(hid_t file, const char *name, hid_t memory_type, hsize_t chunk) {
   const hsize_t dims[1] = {0}, max_dims[1] = {H5S_UNLIMITED};
@@ -257,10 +258,13 @@ bool TraceWriter::Impl::create(const TraceHeader &header) {
     return abandon_new_file("writing the root attributes");
   if (!create_dataset(file.get(), FLOPLEDGER_DSET_STEPS, types.step.get(), kStepChunk) ||
       !create_dataset(file.get(), FLOPLEDGER_DSET_SEGMENTS, types.segment.get(), kSegmentChunk) ||
-      !create_dataset(file.get(), FLOPLEDGER_DSET_EVENTS, types.event.get(), kEventChunk))
+      !create_dataset(file.get(), FLOPLEDGER_DSET_EVENTS, types.event.get(), kEventChunk) ||
+      !create_dataset(file.get(), FLOPLEDGER_DSET_ENVIRONMENT, types.environment.get(),
+                      kEnvironmentChunk))
     return abandon_new_file("creating the datasets");
   std::string ignored;
-  if (open_datasets(file.get(), path, types, datasets, ignored) != ReadFailure::None)
+  if (open_datasets(file.get(), path, FLOPLEDGER_FORMAT_MINOR, types, datasets, ignored) !=
+      ReadFailure::None)
     return abandon_new_file("opening the new datasets");
   if (H5Fflush(file.get(), H5F_SCOPE_GLOBAL) < 0) return abandon_new_file("flushing the new trace");
   return true;
@@ -336,7 +340,9 @@ bool TraceWriter::Impl::open_existing(const TraceHeader &header) {
   if (!fapl.valid()) return fail_hdf5("creating the file access properties");
   file = Hid(H5Fopen(path.c_str(), H5F_ACC_RDWR, fapl.get()), H5Fclose);
   if (!file.valid()) return fail_hdf5("opening the existing trace for appending");
-  if (open_datasets(file.get(), path, types, datasets, error) != ReadFailure::None) return false;
+  if (open_datasets(file.get(), path, FLOPLEDGER_FORMAT_MINOR, types, datasets, error) !=
+      ReadFailure::None)
+    return false;
   return load_position();
 }
 
@@ -349,14 +355,17 @@ bool TraceWriter::Impl::check_appendable(const TraceHeader &header) {
   TraceHeader stored;
   if (read_header(readonly.get(), path, stored, error) != ReadFailure::None) return false;
   if (stored.format_major != FLOPLEDGER_FORMAT_MAJOR ||
-      stored.format_minor > FLOPLEDGER_FORMAT_MINOR)
+      stored.format_minor != FLOPLEDGER_FORMAT_MINOR)
     return fail(path + ": format " + format_version_text(stored.format_major, stored.format_minor) +
                 " cannot be appended to by this writer (format " +
                 format_version_text(FLOPLEDGER_FORMAT_MAJOR, FLOPLEDGER_FORMAT_MINOR) +
-                "); use the flopledger that wrote it or a new ledger file");
+                (stored.format_minor < FLOPLEDGER_FORMAT_MINOR
+                     ? "); upgrade it first with 'flopledger merge --output NEW.h5 " + path + "'"
+                     : "); use the flopledger that wrote it or a new ledger file"));
   if (!check_same_ledger(stored, header)) return false;
   OpenDatasets present;
-  return open_datasets(readonly.get(), path, types, present, error) == ReadFailure::None;
+  return open_datasets(readonly.get(), path, stored.format_minor, types, present, error) ==
+         ReadFailure::None;
 }
 
 bool TraceWriter::Impl::write_segment() {
@@ -484,6 +493,18 @@ bool TraceWriter::add_event(const Event &event) {
     return m.fail_hdf5("appending event '" + event.kind + "'");
   ++m.datasets.event_rows;
   return m.flush("add_event");
+}
+
+bool TraceWriter::add_environment(const EnvironmentEntry &entry) {
+  QuietHdf5 quiet;
+  Impl &m = *impl_;
+  if (!m.require_open("add_environment")) return false;
+  const EnvironmentRecord record = to_record(entry);
+  if (!write_row(m.datasets.environment.get(), m.types.environment.get(),
+                 m.datasets.environment_rows, &record))
+    return m.fail_hdf5("appending environment entry '" + entry.key + "'");
+  ++m.datasets.environment_rows;
+  return m.flush("add_environment");
 }
 
 bool TraceWriter::end_segment(double end, std::uint8_t state, std::int32_t exit_status) {

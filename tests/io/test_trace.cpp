@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "io/trace_schema.hpp"
 #include "tests/io/fixtures.hpp"
 
 using namespace fl_test;
@@ -75,7 +76,7 @@ TEST_CASE("a ledger with two segments and 128-bit counts reads back exactly") {
 
   SUBCASE("root attributes") {
     CHECK(t.header.format_major == 1);
-    CHECK(t.header.format_minor == 0);
+    CHECK(t.header.format_minor == 1);
     CHECK(t.header.writer_version == "9.9.9-test");
     CHECK(t.header.created_utc.size() == 20); // 2025-07-18T08:00:00Z
     CHECK(t.header.created_utc.back() == 'Z');
@@ -431,10 +432,10 @@ TEST_CASE("files that are not readable ledgers get a clear error") {
     write_known_ledger(path);
     RawFile(path).set_uint32(FLOPLEDGER_ATTR_FORMAT_MAJOR, 2);
     CHECK_FALSE(read_trace(path, true, t, error));
-    CHECK(error == path + ": written by a newer flopledger: format 2.0, this reader reads 1.x; "
+    CHECK(error == path + ": written by a newer flopledger: format 2.1, this reader reads 1.x; "
                           "use a newer flopledger to read it");
     CHECK_FALSE(TraceWriter::open(path, make_header(), error));
-    CHECK(contains(error, "format 2.0"));
+    CHECK(contains(error, "format 2.1"));
   }
   SUBCASE("newer minor format reads, but is not appended to") {
     const std::string path = dir.file("ledger.h5");
@@ -444,7 +445,7 @@ TEST_CASE("files that are not readable ledgers get a clear error") {
     CHECK(t.header.format_minor == 7);
     CHECK(t.rows.size() == 5);
     CHECK_FALSE(TraceWriter::open(path, make_header(), error));
-    CHECK(contains(error, "format 1.7 cannot be appended to by this writer (format 1.0)"));
+    CHECK(contains(error, "format 1.7 cannot be appended to by this writer (format 1.1)"));
   }
   SUBCASE("missing dataset") {
     const std::string path = dir.file("ledger.h5");
@@ -648,4 +649,147 @@ TEST_CASE("a live reader follows a writer in another process") {
   CHECK(t.rows.size() == kRows);
   CHECK(t.events.size() == kRows / 10);
   CHECK(t.segments[0].state == FLOPLEDGER_SEGMENT_CLEAN);
+}
+
+namespace {
+
+/// Rewrites dataset `name` of `path` with the format 1.0 fields only, as a 1.0 writer made it.
+void downgrade_dataset(hid_t file, const char *name, hid_t memory_type, std::size_t record_size) {
+  const hid_t dataset = H5Dopen2(file, name, H5P_DEFAULT);
+  REQUIRE(dataset >= 0);
+  const hid_t space = H5Dget_space(dataset);
+  hsize_t rows = 0;
+  H5Sget_simple_extent_dims(space, &rows, nullptr);
+  std::vector<unsigned char> data(record_size * rows);
+  REQUIRE(H5Dread(dataset, memory_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data.data()) >= 0);
+  H5Sclose(space);
+  H5Dclose(dataset);
+  REQUIRE(H5Ldelete(file, name, H5P_DEFAULT) >= 0);
+  const hid_t old_type = H5Tcreate(H5T_COMPOUND, record_size);
+  for (int i = 0; i < H5Tget_nmembers(memory_type); ++i) {
+    char *field = H5Tget_member_name(memory_type, static_cast<unsigned>(i));
+    if (!flopledger::io::detail::added_in_1_1(name, field)) {
+      const hid_t member = H5Tget_member_type(memory_type, static_cast<unsigned>(i));
+      H5Tinsert(old_type, field, H5Tget_member_offset(memory_type, static_cast<unsigned>(i)),
+                member);
+      H5Tclose(member);
+    }
+    H5free_memory(field);
+  }
+  H5Tpack(old_type);
+  const hsize_t dims[1] = {rows}, max_dims[1] = {H5S_UNLIMITED}, chunk[1] = {16};
+  const hid_t new_space = H5Screate_simple(1, dims, max_dims);
+  const hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+  H5Pset_chunk(dcpl, 1, chunk);
+  const hid_t created = H5Dcreate2(file, name, old_type, new_space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+  REQUIRE(created >= 0);
+  REQUIRE(H5Dwrite(created, memory_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data.data()) >= 0);
+  H5Dclose(created);
+  H5Pclose(dcpl);
+  H5Sclose(new_space);
+  H5Tclose(old_type);
+}
+
+} // namespace
+
+TEST_CASE("format 1.1: methods, forecast, event figures and the environment read back exactly") {
+  TempDir dir;
+  const std::string path = dir.file("ledger.h5");
+  std::string error;
+  TraceHeader header = make_header();
+  header.rule_set_text = "name = eu-gpai-2025-07\n";
+  auto writer = TraceWriter::open(path, header, error);
+  REQUIRE_MESSAGE(writer, error);
+  REQUIRE(writer->begin_segment(make_segment(0, "7", 2)));
+  u128 counted = 0, modification = 0;
+  StepRow row = make_row(0, 0, false, counted, modification);
+  const u128 big = from_words(5, 7); // needs the high word
+  row.replica_tokens = big;
+  row.attention_sq = big + 1;
+  row.analytic_available = true;
+  row.analytic_flops = big + 2;
+  row.aws_flops = 11;
+  row.hf_flops = 12;
+  row.cumulative_analytic = big + 3;
+  row.cumulative_aws = 13;
+  row.cumulative_hf = 14;
+  row.hardware_available = true;
+  row.hardware_flops = 15;
+  row.cumulative_hardware = 16;
+  row.verdict_method = Method::Analytic;
+  row.verdict_flops = big + 3;
+  row.threshold_flops = big * 2 + 1;
+  row.forecast_available = true;
+  row.forecast_flops = big * 3;
+  REQUIRE_MESSAGE(writer->append(row), writer->error());
+  Event event{0, 1752825615.0, "forecast_crossing", "notify by 2025-08-01", 42, big};
+  REQUIRE(writer->add_event(event));
+  REQUIRE(writer->add_environment({0, "git_commit", "0123abcd"}));
+  REQUIRE(writer->add_environment({0, "command_line", std::string(5000, 'x')}));
+  REQUIRE(writer->end_segment(1752825700.0, FLOPLEDGER_SEGMENT_CLEAN, 0));
+  REQUIRE(writer->close());
+
+  TraceContents t;
+  REQUIRE_MESSAGE(read_trace(path, false, t, error), error);
+  CHECK(t.header.rule_set_text == "name = eu-gpai-2025-07\n");
+  REQUIRE(t.rows.size() == 1);
+  const StepRow &r = t.rows[0];
+  CHECK(r.replica_tokens == big);
+  CHECK(r.attention_sq == big + 1);
+  CHECK(r.analytic_available);
+  CHECK(r.analytic_flops == big + 2);
+  CHECK(r.aws_flops == 11);
+  CHECK(r.hf_flops == 12);
+  CHECK(r.cumulative_analytic == big + 3);
+  CHECK(r.cumulative_aws == 13);
+  CHECK(r.cumulative_hf == 14);
+  CHECK(r.hardware_available);
+  CHECK(r.hardware_flops == 15);
+  CHECK(r.cumulative_hardware == 16);
+  CHECK(r.verdict_method == Method::Analytic);
+  CHECK(r.verdict_flops == big + 3);
+  CHECK(r.threshold_flops == row.threshold_flops);
+  CHECK(r.forecast_available);
+  CHECK(r.forecast_flops == big * 3);
+  REQUIRE(t.events.size() == 1);
+  CHECK(t.events[0].step == 42);
+  CHECK(t.events[0].flops == big);
+  REQUIRE(t.environment.size() == 2);
+  CHECK(t.environment[0].key == "git_commit");
+  CHECK(t.environment[0].value == "0123abcd");
+  // Longer than the field: cut, and marked as cut.
+  CHECK(t.environment[1].value.size() == FLOPLEDGER_ENV_VALUE_LEN);
+  CHECK(t.environment[1].value.substr(t.environment[1].value.size() - 3) == "...");
+
+  SUBCASE("a format 1.0 file reads, with the 1.1 figures absent, and is not appended to") {
+    {
+      RawFile raw(path);
+      flopledger::io::detail::RowTypes types;
+      downgrade_dataset(raw.id(), FLOPLEDGER_DSET_STEPS, types.step.get(),
+                        sizeof(flopledger::io::detail::StepRecord));
+      downgrade_dataset(raw.id(), FLOPLEDGER_DSET_EVENTS, types.event.get(),
+                        sizeof(flopledger::io::detail::EventRecord));
+      REQUIRE(H5Ldelete(raw.id(), FLOPLEDGER_DSET_ENVIRONMENT, H5P_DEFAULT) >= 0);
+      REQUIRE(H5Adelete(raw.id(), FLOPLEDGER_ATTR_RULE_SET_TEXT) >= 0);
+      raw.set_uint32(FLOPLEDGER_ATTR_FORMAT_MINOR, 0);
+    }
+    TraceContents old;
+    REQUIRE_MESSAGE(read_trace(path, false, old, error), error);
+    CHECK(old.header.format_minor == 0);
+    CHECK(old.header.rule_set_text.empty());
+    REQUIRE(old.rows.size() == 1);
+    CHECK(old.rows[0].cumulative_modification == r.cumulative_modification);
+    CHECK_FALSE(old.rows[0].analytic_available);
+    CHECK(old.rows[0].analytic_flops == 0);
+    CHECK(old.rows[0].replica_tokens == 0);
+    CHECK(old.rows[0].verdict_method == Method::Counted);
+    CHECK(old.rows[0].verdict_flops == r.cumulative_modification);
+    CHECK(old.events.size() == 1);
+    CHECK(old.events[0].step == 0);
+    CHECK(old.environment.empty());
+    CHECK_FALSE(TraceWriter::open(path, make_header(), error));
+    CHECK(contains(error, "format 1.0 cannot be appended to by this writer (format 1.1); "
+                          "upgrade it first with 'flopledger merge --output NEW.h5 " +
+                              path + "'"));
+  }
 }
