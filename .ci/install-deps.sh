@@ -12,6 +12,7 @@ packages=(
   libssl-dev
   libopenblas-dev
   python3-torch python3-numpy python3-h5py
+  chromium # headless rendering of the HTML report (tests/e2e/test_report_html.py)
 )
 
 missing=()

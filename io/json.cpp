@@ -1,5 +1,7 @@
 #include "io/json.hpp"
 
+#include "accounting/exact.hpp"
+
 #include <charconv>
 #include <cmath>
 #include <cstdio>
@@ -175,6 +177,12 @@ JsonWriter &JsonWriter::value(std::uint64_t number) {
 JsonWriter &JsonWriter::value(std::int64_t number) {
   before_value();
   out_ += std::to_string(number);
+  return *this;
+}
+
+JsonWriter &JsonWriter::integer(u128 number) {
+  before_value();
+  out_ += to_decimal(number);
   return *this;
 }
 

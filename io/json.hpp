@@ -35,6 +35,9 @@ public:
   JsonWriter &value(std::int64_t number);
   JsonWriter &value(std::uint32_t number) { return value(static_cast<std::uint64_t>(number)); }
   JsonWriter &value(std::int32_t number) { return value(static_cast<std::int64_t>(number)); }
+  /// A JSON number with every digit of `number` (JSON numbers have no size limit; readers that
+  /// keep integers exact, such as Python's json, read it back exactly).
+  JsonWriter &integer(unsigned __int128 number);
   JsonWriter &null();
 
   /// Shorthand for key(name).value(v).

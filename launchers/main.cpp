@@ -15,6 +15,10 @@ const char *const kUsage =
     "  report  verdict and totals of a ledger              flopledger report flopledger.h5 "
     "[--json]\n"
     "  status  the same while a job is writing the ledger  flopledger status flopledger.h5\n"
+    "          audit page / ticket text:  flopledger report flopledger.h5 --html report.html\n"
+    "                                     flopledger report flopledger.h5 --markdown\n"
+    "  export  the ledger as JSON or CSV                   flopledger export flopledger.h5 "
+    "--json|--csv\n"
     "  merge   combine ledgers of one modification         flopledger merge -o all.h5 a.h5 b.h5\n"
     "\n"
     "'flopledger COMMAND --help' describes each command. Version " FLOPLEDGER_VERSION ".\n";
@@ -27,7 +31,8 @@ int main(int argc, char **argv) {
                                                                  {"exec", exec_command},
                                                                  {"report", report_command},
                                                                  {"status", status_command},
-                                                                 {"merge", merge_command}};
+                                                                 {"merge", merge_command},
+                                                                 {"export", export_command}};
   if (argc < 2) {
     std::cerr << kUsage;
     return kExitUsage;
