@@ -501,11 +501,22 @@ void Meter::choose_verdict_figure() {
   previous_verdict_flops_ = verdict_flops_;
   verdict_method_ = io::Method::Counted;
   verdict_flops_ = cumulative_modification_;
-  const std::string &policy = rules_->verdict_method;
-  if (policy == "analytic" && any_analytic_) {
-    verdict_method_ = io::Method::Analytic;
-    verdict_flops_ = cumulative_analytic_;
-  } else if (policy == "highest") {
+  switch (rules_->verdict_method) {
+  case VerdictMethod::Counted:
+    break;
+  case VerdictMethod::Analytic:
+    if (any_analytic_) {
+      verdict_method_ = io::Method::Analytic;
+      verdict_flops_ = cumulative_analytic_;
+    }
+    break;
+  case VerdictMethod::Hardware:
+    if (any_hardware_) {
+      verdict_method_ = io::Method::Hardware;
+      verdict_flops_ = cumulative_hardware_;
+    }
+    break;
+  case VerdictMethod::Highest:
     if (any_analytic_ && cumulative_analytic_ > verdict_flops_) {
       verdict_method_ = io::Method::Analytic;
       verdict_flops_ = cumulative_analytic_;
@@ -514,6 +525,7 @@ void Meter::choose_verdict_figure() {
       verdict_method_ = io::Method::Hardware;
       verdict_flops_ = cumulative_hardware_;
     }
+    break;
   }
 }
 
@@ -534,9 +546,9 @@ void Meter::forecast_and_budget(Control &control) {
 
   if (config_.budget_text.empty()) return;
   budget_flops_ = budget_flops(config_.budget, verdict_.threshold_flops);
-  const u128 rate = forecaster_.max_rate_per_step();
-  if (rate > 0 && last_step_ > 0)
-    stop_step_limit_ = budget_step_limit(last_step_, verdict_flops_, budget_flops_, rate);
+  const std::optional<u128> rate = forecaster_.max_rate_per_step();
+  if (rate && last_step_ > 0)
+    stop_step_limit_ = budget_step_limit(last_step_, verdict_flops_, budget_flops_, *rate);
   else if (verdict_flops_ >= budget_flops_)
     stop_step_limit_ = last_step_;
   // The stop request (and the optional signal): the next two periods at this period's pace
