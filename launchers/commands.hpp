@@ -11,10 +11,11 @@ namespace flopledger::cli {
 
 using Args = std::vector<std::string>;
 
-int run_command(const Args &args);    // flopledger run [options] -- CMD [ARGS...]
-int exec_command(const Args &args);   // flopledger exec [options] -- CMD [ARGS...]
-int report_command(const Args &args); // flopledger report FILE [--json]
-int status_command(const Args &args); // flopledger status FILE [--json]
+int run_command(const Args &args);      // flopledger run [options] -- CMD [ARGS...]
+int exec_command(const Args &args);     // flopledger exec [options] -- CMD [ARGS...]
+int report_command(const Args &args);   // flopledger report FILE [--json]
+int status_command(const Args &args);   // flopledger status FILE [--json]
+int evaluate_command(const Args &args); // flopledger evaluate --modification-flops X [...]
 
 constexpr int kExitFailure = 1;
 constexpr int kExitUsage = 2;

@@ -15,6 +15,8 @@ const char *const kUsage =
     "  report  verdict and totals of a ledger              flopledger report flopledger.h5 "
     "[--json]\n"
     "  status  the same while a job is writing the ledger  flopledger status flopledger.h5\n"
+    "  evaluate verdict for given figures, no ledger       flopledger evaluate "
+    "--modification-flops 2.5e22\n"
     "\n"
     "'flopledger COMMAND --help' describes each command. Version " FLOPLEDGER_VERSION ".\n";
 
@@ -25,7 +27,8 @@ int main(int argc, char **argv) {
   const std::map<std::string, int (*)(const Args &)> commands = {{"run", run_command},
                                                                  {"exec", exec_command},
                                                                  {"report", report_command},
-                                                                 {"status", status_command}};
+                                                                 {"status", status_command},
+                                                                 {"evaluate", evaluate_command}};
   if (argc < 2) {
     std::cerr << kUsage;
     return kExitUsage;
