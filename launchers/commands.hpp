@@ -11,12 +11,13 @@ namespace flopledger::cli {
 
 using Args = std::vector<std::string>;
 
-int run_command(const Args &args);    // flopledger run [options] -- CMD [ARGS...]
-int exec_command(const Args &args);   // flopledger exec [options] -- CMD [ARGS...]
-int report_command(const Args &args); // flopledger report FILE [--json|--html OUT|--markdown]
-int status_command(const Args &args); // flopledger status FILE [--json]
-int merge_command(const Args &args);  // flopledger merge --output OUT IN... [--force]
-int export_command(const Args &args); // flopledger export FILE --json|--csv [--output OUT]
+int run_command(const Args &args);      // flopledger run [options] -- CMD [ARGS...]
+int exec_command(const Args &args);     // flopledger exec [options] -- CMD [ARGS...]
+int report_command(const Args &args);   // flopledger report FILE [--json|--html OUT|--markdown]
+int status_command(const Args &args);   // flopledger status FILE [--json]
+int merge_command(const Args &args);    // flopledger merge --output OUT IN... [--force]
+int export_command(const Args &args);   // flopledger export FILE --json|--csv [--output OUT]
+int evaluate_command(const Args &args); // flopledger evaluate --modification-flops X [...]
 
 constexpr int kExitFailure = 1;
 constexpr int kExitUsage = 2;

@@ -229,7 +229,7 @@ TEST_CASE("ORIGINAL_SYSTEMIC_RISK, QUIET and ENABLE take 0 or 1") {
 TEST_CASE("RULE_SET") {
   CHECK(valid({{"FLOPLEDGER_RULE_SET", "eu-gpai-2025-07"}}).rule_set == "eu-gpai-2025-07");
   CHECK(only_error({{"FLOPLEDGER_RULE_SET", "nope"}}) ==
-        "FLOPLEDGER_RULE_SET='nope': expected a rule set name: eu-gpai-2025-07");
+        "FLOPLEDGER_RULE_SET='nope': expected a rule set name: eu-gpai-2025-07, aws-ftfm");
   CHECK(contains(only_error({{"FLOPLEDGER_RULE_SET", ""}}), "expected a rule set name"));
 }
 
