@@ -140,8 +140,10 @@ std::optional<std::string> apply_rule_set(const std::string &value, Config &conf
     std::vector<std::string> names;
     for (const RuleSet &set : rule_sets())
       names.emplace_back(set.name);
-    return "expected a rule set name (" + join(names) + ") or the path of a rule-set file (" +
-           error + ")";
+    const bool path_like = value.find('/') != std::string::npos ||
+                           (value.size() > 6 && value.compare(value.size() - 6, 6, ".rules") == 0);
+    return "expected a built-in rule set name (" + join(names) + ") or the path of a .rules file" +
+           (path_like ? " (" + error + ")" : "");
   }
   config.rule_set = value;
   config.rules = rules;
@@ -225,7 +227,7 @@ std::optional<std::string> apply_peak(const std::string &value, Config &config) 
 
 std::optional<std::string> apply_utilization(const std::string &value, Config &config) {
   const auto fraction = parse_seconds(value, 0, 1);
-  if (!fraction || *fraction <= 0) return "expected a fraction of the peak, above 0 and at most 1";
+  if (!fraction) return "expected a fraction of the peak, above 0 and at most 1 (0: unknown)";
   config.hardware_utilization = *fraction;
   return std::nullopt;
 }
@@ -327,8 +329,9 @@ const std::vector<Setting> &settings() {
       {"HARDWARE_PEAK_FLOPS",
        "peak FLOP/s of one device (one device per rank), for the hardware estimate; 0: unknown",
        apply_peak, [](const Config &c) { return to_decimal(c.hardware_peak_flops); }},
-      {"HARDWARE_UTILIZATION", "utilisation of the peak for the hardware estimate, (0, 1]",
-       apply_utilization, [](const Config &c) { return format_seconds(c.hardware_utilization); }},
+      {"HARDWARE_UTILIZATION",
+       "utilisation of the peak for the hardware estimate, (0, 1]; 0: unknown", apply_utilization,
+       [](const Config &c) { return format_seconds(c.hardware_utilization); }},
   };
   return table;
 }

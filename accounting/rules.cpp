@@ -530,6 +530,50 @@ const std::vector<RuleSet> &rule_sets() {
   return *sets;
 }
 
+ChosenFigure choose_verdict_figure(const RuleSet &rules, const MethodFigures &figures) {
+  ChosenFigure chosen{VerdictMethod::Counted, figures.counted};
+  switch (rules.verdict_method) {
+  case VerdictMethod::Counted:
+    break;
+  case VerdictMethod::Analytic:
+    if (figures.analytic) chosen = {VerdictMethod::Analytic, *figures.analytic};
+    break;
+  case VerdictMethod::Hardware:
+    if (figures.hardware) chosen = {VerdictMethod::Hardware, *figures.hardware};
+    break;
+  case VerdictMethod::Highest:
+    if (figures.analytic && *figures.analytic > chosen.flops)
+      chosen = {VerdictMethod::Analytic, *figures.analytic};
+    if (figures.hardware && *figures.hardware > chosen.flops)
+      chosen = {VerdictMethod::Hardware, *figures.hardware};
+    break;
+  }
+  return chosen;
+}
+
+bool ledger_rule_set(const std::string &name, const std::string &text, RuleSet &out,
+                     std::string &error) {
+  if (text.empty()) {
+    const RuleSet *builtin = find_rule_set(name);
+    if (builtin == nullptr) {
+      error = "unknown rule set '" + name + "' (the ledger stores no rule-set text)";
+      return false;
+    }
+    out = *builtin;
+    return true;
+  }
+  RuleSet parsed;
+  if (!parse_rule_set(text, "rule set '" + name + "' stored in the ledger", parsed, error))
+    return false;
+  if (parsed.name != name) {
+    error =
+        "the rule-set text stored in the ledger is named '" + parsed.name + "', not '" + name + "'";
+    return false;
+  }
+  out = parsed;
+  return true;
+}
+
 const RuleSet *find_rule_set(std::string_view name) {
   for (const RuleSet &set : rule_sets())
     if (set.name == name) return &set;

@@ -96,12 +96,36 @@ bool parse_rule_set(std::string_view text, const std::string &origin, RuleSet &o
 /// name unless its text is identical, so a name in a ledger always means one set of rules.
 bool load_rule_set(const std::string &name_or_path, RuleSet &out, std::string &error);
 
+/// The rule set a ledger names: parsed from the text the ledger stores (format 1.1), which must
+/// carry the same name, or else the built-in rule set of that name (format 1.0 ledgers). Returns
+/// false with `error` naming the rule set when neither is possible.
+bool ledger_rule_set(const std::string &name, const std::string &text, RuleSet &out,
+                     std::string &error);
+
 /// Every rule set compiled in (from accounting/rulesets/); the first is the default.
 const std::vector<RuleSet> &rule_sets();
 /// The built-in rule set called `name`, or nullptr.
 const RuleSet *find_rule_set(std::string_view name);
 /// eu-gpai-2025-07.
 const RuleSet &default_rule_set();
+
+/// The ledger's figures by method, as the verdict policy sees them.
+struct MethodFigures {
+  u128 counted = 0;             ///< counted FLOPs of the phases the rule set counts
+  std::optional<u128> analytic; ///< when a model was declared
+  std::optional<u128> hardware; ///< when a device peak was known
+};
+
+/// The figure a verdict is decided on: `method` is never Highest.
+struct ChosenFigure {
+  VerdictMethod method = VerdictMethod::Counted;
+  u128 flops = 0;
+};
+
+/// Applies the rule set's verdict_method to the available figures: Counted, or the named method
+/// when available (else counted), or for Highest the largest available figure (counted on ties).
+/// Rank 0 (live), the report and merge all decide with this one function.
+ChosenFigure choose_verdict_figure(const RuleSet &rules, const MethodFigures &figures);
 
 struct Verdict {
   Status status = Status::DownstreamUser;

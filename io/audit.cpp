@@ -170,8 +170,8 @@ bool make_audit(const TraceContents &trace, Audit &out, std::string &error) {
     for (MethodFigure &m : out.methods)
       if (!m.available && m.why_not != no_hardware) m.why_not = "no steps recorded";
 
-  // The rule set (live, on rank 0) chose the method; the last row records the choice.
-  out.verdict_method = trace.rows.empty() ? Method::Counted : trace.rows.back().verdict_method;
+  // The rule set's policy over the ledger's figures (the one function rank 0 uses live).
+  out.verdict_method = report.verdict_method;
   const std::string_view verdict_id = verdict_method_id(out.verdict_method);
   bool found = false;
   for (MethodFigure &m : out.methods)
@@ -184,9 +184,7 @@ bool make_audit(const TraceContents &trace, Audit &out, std::string &error) {
     out.methods[0].used_by_verdict = true;
     out.verdict_flops = report.modification_flops;
   }
-  out.verdict = out.verdict_method == Method::Counted
-                    ? report.verdict
-                    : evaluate(out.verdict_flops, trace.header.original, *report.rules);
+  out.verdict = evaluate(out.verdict_flops, trace.header.original, *report.rules);
 
   bool first = true;
   for (const MethodFigure &m : out.methods) {

@@ -60,17 +60,21 @@ bool period_figures(const StepRow &row, const RuleSet &rules, Figures &out) {
   return ok;
 }
 
-/// The cumulative figure a verdict of `method` is decided on.
-u128 verdict_figure(Method method, const Figures &totals) {
-  switch (method) {
-  case Method::Analytic:
-    return totals[kAnalytic];
-  case Method::Hardware:
-    return totals[kHardware];
-  case Method::Counted:
-    break;
-  }
-  return totals[kModification];
+/// The verdict figure of a merged row: the rule set's policy over the merged totals, with the
+/// methods that any row so far carried (the same function rank 0 uses live).
+ChosenFigure verdict_figure(const RuleSet &rules, const Figures &totals, bool analytic,
+                            bool hardware) {
+  MethodFigures figures;
+  figures.counted = totals[kModification];
+  if (analytic) figures.analytic = totals[kAnalytic];
+  if (hardware) figures.hardware = totals[kHardware];
+  return choose_verdict_figure(rules, figures);
+}
+
+Method as_method(VerdictMethod method) {
+  return method == VerdictMethod::Analytic   ? Method::Analytic
+         : method == VerdictMethod::Hardware ? Method::Hardware
+                                             : Method::Counted;
 }
 
 bool add_figures(const Figures &a, const Figures &b, Figures &out) {
@@ -373,12 +377,15 @@ bool merge_ledgers(const std::vector<std::string> &paths, const std::string &out
     if (!read_trace(in.path, false, in.trace, error)) return false;
     if (i > 0 && !check_same_ledger(inputs[0], in, error)) return false;
   }
-  const RuleSet *rules = find_rule_set(inputs[0].trace.header.rule_set);
-  if (rules == nullptr) {
-    error = inputs[0].path + ": unknown rule set " + in_quotes(inputs[0].trace.header.rule_set) +
-            "; this flopledger cannot evaluate it";
+  RuleSet rule_set;
+  std::string why;
+  if (!ledger_rule_set(inputs[0].trace.header.rule_set, inputs[0].trace.header.rule_set_text,
+                       rule_set, why)) {
+    error = inputs[0].path + ": rule set " + in_quotes(inputs[0].trace.header.rule_set) +
+            ": this flopledger cannot evaluate it (" + why + ")";
     return false;
   }
+  const RuleSet *rules = &rule_set;
   for (Input &in : inputs)
     if (!check_segments(in, error) || !check_cumulative(in, *rules, error)) return false;
 
@@ -494,6 +501,7 @@ bool MergeWriter::write(const std::string &temporary, const TraceHeader &header,
     ++events;
     return true;
   };
+  bool any_analytic = false, any_hardware = false;
   for (std::size_t k = 0; k < order.size(); ++k) {
     const SegmentRef &ref = order[k];
     const Input &in = inputs[ref.input];
@@ -521,10 +529,13 @@ bool MergeWriter::write(const std::string &temporary, const TraceHeader &header,
       row.segment = ref.id;
       set_figures(row, total);
       running = total;
-      // The verdict again, on the merged figure of the method the job's verdict used (the
-      // runtime chose it by the rule set's policy; 1.0 rows read as counted).
-      const u128 figure = verdict_figure(row.verdict_method, total);
+      // The verdict again, on the merged figures, by the rule set's policy.
+      any_analytic = any_analytic || row.analytic_available;
+      any_hardware = any_hardware || row.hardware_available;
+      const ChosenFigure chosen = verdict_figure(rules, total, any_analytic, any_hardware);
+      const u128 figure = chosen.flops;
       const Verdict verdict = evaluate(figure, in.trace.header.original, rules);
+      row.verdict_method = as_method(chosen.method);
       row.verdict_flops = figure;
       row.threshold_flops = verdict.threshold_flops;
       row.status = verdict.status;

@@ -236,12 +236,15 @@ void text_events(std::ostringstream &out, const TraceContents &trace) {
 bool make_report(const TraceContents &trace, Report &out, std::string &error) {
   out = Report{};
   out.trace = &trace;
-  out.rules = find_rule_set(trace.header.rule_set);
-  if (out.rules == nullptr) {
+  auto rules = std::make_shared<RuleSet>();
+  std::string why;
+  if (!ledger_rule_set(trace.header.rule_set, trace.header.rule_set_text, *rules, why)) {
     error = "the trace uses rule set '" + trace.header.rule_set +
-            "', which this flopledger does not know (known: " + known_rule_sets() + ")";
+            "', which this flopledger cannot evaluate: " + why +
+            " (built-in: " + known_rule_sets() + ")";
     return false;
   }
+  out.rules = rules;
   for (const StepRow &row : trace.rows) {
     if (!add_all(out.by_precision, row.by_precision) || !add_all(out.by_phase, row.by_phase) ||
         !add_all(out.by_source, row.by_source) ||
@@ -257,7 +260,28 @@ bool make_report(const TraceContents &trace, Report &out, std::string &error) {
     if (out.rules->phase_counts[i]) out.modification_flops += out.by_phase[i];
   for (const Segment &s : trace.segments)
     out.ranks = std::max(out.ranks, s.world_size);
-  out.verdict = evaluate(out.modification_flops, trace.header.original, *out.rules);
+  // The other methods' ledger totals, as the rows carry them; the rule set's policy chooses.
+  MethodFigures figures;
+  figures.counted = out.modification_flops;
+  auto add = [](u128 &sum, u128 value) {
+    if (!checked_add(sum, value, sum)) sum = kU128Max;
+  };
+  for (const StepRow &row : trace.rows) {
+    out.analytic_available = out.analytic_available || row.analytic_available;
+    out.hardware_available = out.hardware_available || row.hardware_available;
+    add(out.analytic_flops, row.analytic_flops);
+    add(out.aws_flops, row.aws_flops);
+    add(out.hf_flops, row.hf_flops);
+    add(out.hardware_flops, row.hardware_flops);
+  }
+  if (out.analytic_available) figures.analytic = out.analytic_flops;
+  if (out.hardware_available) figures.hardware = out.hardware_flops;
+  const ChosenFigure chosen = choose_verdict_figure(*out.rules, figures);
+  out.verdict_flops = chosen.flops;
+  out.verdict_method = chosen.method == VerdictMethod::Analytic   ? Method::Analytic
+                       : chosen.method == VerdictMethod::Hardware ? Method::Hardware
+                                                                  : Method::Counted;
+  out.verdict = evaluate(out.verdict_flops, trace.header.original, *out.rules);
   if (!trace.rows.empty()) {
     const StepRow &last = trace.rows.back();
     out.totals_match_rows = last.cumulative_counted == out.counted_flops &&
@@ -291,6 +315,9 @@ std::string report_json(const Report &report) {
       .field("threshold_flops", to_decimal(v.threshold_flops))
       .field("modification_flops", to_decimal(report.modification_flops))
       .field("modification_flops_2sf", to_sci2(report.modification_flops))
+      .field("verdict_method", method_name(report.verdict_method))
+      .field("verdict_flops", to_decimal(report.verdict_flops))
+      .field("verdict_flops_2sf", to_sci2(report.verdict_flops))
       .field("fraction_of_threshold", v.fraction_of_threshold)
       .field("notify_commission", v.notify_commission)
       .field("cumulative_over_systemic_presumption", v.cumulative_over_systemic_presumption);
@@ -302,13 +329,29 @@ std::string report_json(const Report &report) {
   json_flops_map(json, "counted_flops_by_precision", kPrecisionNames, report.by_precision);
   json_flops_map(json, "counted_flops_by_phase", kPhaseNames, report.by_phase);
   json_flops_map(json, "counted_flops_by_source", kSourceNames, report.by_source);
-  json.field("method", "counted");
+  json.field("method", method_name(report.verdict_method));
   json.key("methods").begin_object().key("counted").begin_object();
   json.field("flops", to_decimal(report.counted_flops))
       .field("modification_flops", to_decimal(report.modification_flops))
       .field("description", kCountedDescription)
-      .end_object()
       .end_object();
+  if (report.analytic_available) {
+    json.key("analytic")
+        .begin_object()
+        .field("flops", to_decimal(report.analytic_flops))
+        .field("aws_formula_flops", to_decimal(report.aws_flops))
+        .field("hf_6nd_flops", to_decimal(report.hf_flops))
+        .field("description", "declared model x training tokens (docs/methods.md)")
+        .end_object();
+  }
+  if (report.hardware_available) {
+    json.key("hardware")
+        .begin_object()
+        .field("flops", to_decimal(report.hardware_flops))
+        .field("description", "devices x seconds x peak FLOP/s x utilisation")
+        .end_object();
+  }
+  json.end_object();
   json.field("tokens", to_decimal(report.tokens))
       .field("steps", report.steps)
       .field("ranks", report.ranks)
@@ -343,7 +386,20 @@ std::string report_text(const Report &report) {
   out << "\n";
   out << "Rule:                  " << v.rule << "\n";
   out << "Reasoning:             " << v.reasoning << "\n";
-  out << "Method:                counted — " << kCountedDescription << "\n";
+  out << "Verdict figure:        " << flops_text(report.verdict_flops) << " ("
+      << method_name(report.verdict_method) << ", chosen by the rule set's policy)\n";
+  out << "Methods:               counted " << flops_text(report.modification_flops) << " — "
+      << kCountedDescription << "\n";
+  out << "                       analytic "
+      << (report.analytic_available
+              ? flops_text(report.analytic_flops) + " (AWS formula " + to_sci2(report.aws_flops) +
+                    ", 6ND " + to_sci2(report.hf_flops) + ")"
+              : std::string("not available: no model declared"))
+      << "\n";
+  out << "                       hardware "
+      << (report.hardware_available ? flops_text(report.hardware_flops)
+                                    : std::string("not applicable: no device peak known"))
+      << "\n";
   if (!report.totals_match_rows)
     out << "WARNING: the stored cumulative totals of the last row differ from the sum of the "
            "rows; run `flopledger verify`\n";

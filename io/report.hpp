@@ -2,6 +2,7 @@
 // accounting/ evaluator that rank 0 uses live.
 #pragma once
 
+#include <memory>
 #include <string>
 
 #include "io/trace.hpp"
@@ -16,10 +17,16 @@ struct Report {
   u128 by_phase[kPhases] = {};
   u128 by_source[kSources] = {};
   u128 tokens = 0;
-  std::uint64_t steps = 0; ///< highest step_last over rows
-  std::uint32_t ranks = 0; ///< largest world size over segments
+  std::uint64_t steps = 0;         ///< highest step_last over rows
+  std::uint32_t ranks = 0;         ///< largest world size over segments
+  bool analytic_available = false; ///< some row carries the analytic figures (a model declared)
+  u128 analytic_flops = 0, aws_flops = 0, hf_flops = 0; ///< sums over rows
+  bool hardware_available = false;
+  u128 hardware_flops = 0;
+  Method verdict_method = Method::Counted; ///< the rule set's choice among the ledger's methods
+  u128 verdict_flops = 0;                  ///< the figure the verdict was decided on
   Verdict verdict;
-  const RuleSet *rules = nullptr;
+  std::shared_ptr<const RuleSet> rules; ///< the ledger's rule set (null if unknown)
   bool totals_match_rows = true; ///< the stored cumulative of the last row equals the recomputed
 };
 

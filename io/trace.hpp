@@ -47,8 +47,18 @@ struct Segment {
 /// Which estimate of the modification compute the verdict used (the rule set decides).
 enum class Method : std::uint8_t { Counted = 0, Analytic = 1, Hardware = 2 };
 
-/// "counted", "analytic", "hardware".
-std::string_view method_name(Method method);
+/// "counted", "analytic", "hardware" (inline: the runtime uses it without linking io/).
+inline std::string_view method_name(Method method) {
+  switch (method) {
+  case Method::Counted:
+    return "counted";
+  case Method::Analytic:
+    return "analytic";
+  case Method::Hardware:
+    return "hardware";
+  }
+  return "unknown";
+}
 
 /// One reduced period: the job's counts plus what rank 0 decided from them.
 struct StepRow {

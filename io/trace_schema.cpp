@@ -3,22 +3,6 @@
 #include <algorithm>
 #include <iterator>
 
-namespace flopledger::io {
-
-std::string_view method_name(Method method) {
-  switch (method) {
-  case Method::Counted:
-    return "counted";
-  case Method::Analytic:
-    return "analytic";
-  case Method::Hardware:
-    return "hardware";
-  }
-  return "unknown";
-}
-
-} // namespace flopledger::io
-
 namespace flopledger::io::detail {
 
 // ---------------------------------------------------------------------------------------------

@@ -10,8 +10,8 @@
 #include <ctime>
 #include <fcntl.h>
 #include <memory>
-#include <vector>
 #include <unistd.h>
+#include <vector>
 
 #include "io/hdf5_util.hpp"
 #include "io/trace_schema.hpp"
@@ -157,7 +157,7 @@ struct TraceWriter::Impl {
   Hid file;
   RowTypes types;
   OpenDatasets datasets;
-  const RuleSet *rules = nullptr;
+  RuleSet rules;
   std::uint64_t next_row = 0;
   std::uint32_t next_segment = 0;
   u128 cumulative_counted = 0, cumulative_modification = 0;
@@ -198,11 +198,8 @@ struct TraceWriter::Impl {
 namespace {
 
 /// The header must describe something this writer can store and a reader can evaluate.
-bool validate_header(const TraceHeader &header, std::string &error) {
-  if (find_rule_set(header.rule_set) == nullptr) {
-    error = "unknown rule set '" + header.rule_set + "'";
-    return false;
-  }
+bool validate_header(const TraceHeader &header, RuleSet &rules, std::string &error) {
+  if (!ledger_rule_set(header.rule_set, header.rule_set_text, rules, error)) return false;
   for (const auto &[key, value] : header.config) {
     if (key.empty() || key.find_first_of("=\n") != std::string::npos ||
         value.find('\n') != std::string::npos) {
@@ -288,6 +285,10 @@ bool TraceWriter::Impl::check_same_ledger(const TraceHeader &stored, const Trace
   if (stored.rule_set != header.rule_set)
     return fail(where + "uses rule set '" + stored.rule_set + "' but this job uses '" +
                 header.rule_set + "'; use the same rule set or a new ledger file");
+  if (!stored.rule_set_text.empty() && !header.rule_set_text.empty() &&
+      stored.rule_set_text != header.rule_set_text)
+    return fail(where + "stores another text of rule set '" + stored.rule_set +
+                "' than this job's; a ledger is evaluated under one set of rules");
   const std::string stored_flops = original_flops_text(stored.original);
   const std::string our_flops = original_flops_text(header.original);
   if (stored_flops != our_flops)
@@ -405,14 +406,15 @@ TraceWriter::~TraceWriter() {
 std::unique_ptr<TraceWriter> TraceWriter::open(const std::string &path, const TraceHeader &header,
                                                std::string &error) {
   QuietHdf5 quiet;
-  if (!validate_header(header, error)) {
+  RuleSet rules;
+  if (!validate_header(header, rules, error)) {
     error = path + ": " + error;
     return nullptr;
   }
   std::unique_ptr<TraceWriter> writer(new TraceWriter());
   Impl &impl = *writer->impl_;
   impl.path = path;
-  impl.rules = find_rule_set(header.rule_set);
+  impl.rules = rules;
   if (!impl.types.valid()) {
     error = failed(path, "building the row types");
     return nullptr;
@@ -489,7 +491,7 @@ bool TraceWriter::append(const StepRow &row) {
   u128 period_total = 0;
   std::string error, gap;
   if (!to_record(row, record, period_total, error) ||
-      !check_cumulative(row, record, period_total, *m.rules, m.cumulative_counted,
+      !check_cumulative(row, record, period_total, m.rules, m.cumulative_counted,
                         m.cumulative_modification, error, gap))
     return m.fail(where + error);
 

@@ -106,10 +106,10 @@ bool ledger_usable(const Config &config) {
   const bool same_original = had.compute_known == config.original.compute_known &&
                              had.training_flops == config.original.training_flops &&
                              had.systemic_risk == config.original.systemic_risk;
-  if (trace.header.rule_set != config.rule_set || !same_original) {
+  if (trace.header.rule_set != config.rules.name || !same_original) {
     print_error("ledger '" + ledger.string() + "' records a modification under rule set " +
                 trace.header.rule_set + " of an original model with training compute " +
-                describe_original(had) + "; this job has rule set " + config.rule_set +
+                describe_original(had) + "; this job has rule set " + config.rules.name +
                 " and original compute " + describe_original(config.original) +
                 ". A ledger holds one modification of one base model: use another ledger, or "
                 "the same settings.");
@@ -117,8 +117,7 @@ bool ledger_usable(const Config &config) {
   }
   if (trace.header.base_model != config.base_model) {
     print_error("ledger '" + ledger.string() + "' records a modification of base model '" +
-                trace.header.base_model + "'; this job declares base model '" +
-                config.base_model +
+                trace.header.base_model + "'; this job declares base model '" + config.base_model +
                 "' (FLOPLEDGER_BASE_MODEL). A ledger holds one modification of one base model: "
                 "use another ledger, or the same base model.");
     return false;

@@ -197,6 +197,14 @@ std::string git_commit_of(const std::string &start) {
   return commit + " (branch " + branch + ")";
 }
 
+EnvironmentFacts capture_loaded_libraries() {
+  EnvironmentFacts facts;
+  facts.emplace_back("blas_library", blas_library());
+  const std::string cuda = cuda_runtime();
+  facts.emplace_back("cuda_runtime", cuda.empty() ? "not loaded" : cuda);
+  return facts;
+}
+
 EnvironmentFacts capture_environment(const Transport &transport, const JobIdentity &identity) {
   EnvironmentFacts facts;
   char cwd_buffer[PATH_MAX] = {};
@@ -213,9 +221,8 @@ EnvironmentFacts capture_environment(const Transport &transport, const JobIdenti
     facts.emplace_back("operating_system",
                        std::string(system.sysname) + " " + system.release + " " + system.machine);
   facts.emplace_back("mpi_library", mpi_library(transport));
-  facts.emplace_back("blas_library", blas_library());
-  const std::string cuda = cuda_runtime();
-  facts.emplace_back("cuda_runtime", cuda.empty() ? "not loaded at job start" : cuda);
+  for (auto &fact : capture_loaded_libraries())
+    facts.push_back(fact);
   const std::string code = code_location(cwd);
   const std::string commit = git_commit_of(code);
   facts.emplace_back("git_commit", commit.empty() ? "not a git work tree: " + code : commit);

@@ -106,6 +106,7 @@ private:
   void note(const std::string &kind, const std::string &detail, std::uint64_t step, u128 flops);
   void write_notes();
   void record_environment();
+  void record_late_environment();
   void other_methods(const JobPeriod &period, double seconds);
   void choose_verdict_figure();
   void forecast_and_budget(Control &control);
@@ -166,6 +167,7 @@ private:
   u128 period_analytic_flops_ = 0, period_aws_flops_ = 0, period_hf_flops_ = 0;
   u128 period_hardware_flops_ = 0, period_sum_sq_ = 0;
   bool any_analytic_ = false, any_hardware_ = false;
+  EnvironmentFacts start_libraries_;
   io::Method verdict_method_ = io::Method::Counted;
   u128 verdict_flops_ = 0, previous_verdict_flops_ = 0;
   u128 replica_tokens_total_ = 0;
@@ -224,7 +226,7 @@ void Meter::open_ledger() {
   io::TraceHeader header;
   header.writer_version = FLOPLEDGER_VERSION;
   header.created_utc = utc_iso(unix_now());
-  header.rule_set = config_.rule_set;
+  header.rule_set = config_.rules.name;
   header.original = config_.original;
   header.base_model = config_.base_model;
   header.config = describe(config_);
@@ -280,11 +282,24 @@ void Meter::record_environment() {
     std::lock_guard<std::mutex> lock(model_mutex_);
     if (model_known_) facts.emplace_back("model", model_json_);
   }
-  for (const auto &[key, value] : facts)
+  for (const auto &[key, value] : facts) {
+    if (key == "blas_library" || key == "cuda_runtime") start_libraries_.emplace_back(key, value);
     if (!sink_->add_environment({segment_id_, key, value})) {
       log_line("ERROR: cannot record the environment in the ledger: %s", sink_->error().c_str());
       return;
     }
+  }
+}
+
+// Libraries loaded after the start (PyTorch loads its BLAS when the script imports it).
+void Meter::record_late_environment() {
+  if (!sink_) return;
+  for (const auto &fact : capture_loaded_libraries()) {
+    bool known = false;
+    for (const auto &start : start_libraries_)
+      known = known || start == fact;
+    if (!known) sink_->add_environment({segment_id_, fact.first, fact.second + " (at job end)"});
+  }
 }
 
 void Meter::note(const std::string &kind, const std::string &detail, std::uint64_t step,
@@ -499,34 +514,15 @@ void Meter::other_methods(const JobPeriod &period, double seconds) {
 // The figure the verdict is decided on: the rule set's policy over the available methods.
 void Meter::choose_verdict_figure() {
   previous_verdict_flops_ = verdict_flops_;
-  verdict_method_ = io::Method::Counted;
-  verdict_flops_ = cumulative_modification_;
-  switch (rules_->verdict_method) {
-  case VerdictMethod::Counted:
-    break;
-  case VerdictMethod::Analytic:
-    if (any_analytic_) {
-      verdict_method_ = io::Method::Analytic;
-      verdict_flops_ = cumulative_analytic_;
-    }
-    break;
-  case VerdictMethod::Hardware:
-    if (any_hardware_) {
-      verdict_method_ = io::Method::Hardware;
-      verdict_flops_ = cumulative_hardware_;
-    }
-    break;
-  case VerdictMethod::Highest:
-    if (any_analytic_ && cumulative_analytic_ > verdict_flops_) {
-      verdict_method_ = io::Method::Analytic;
-      verdict_flops_ = cumulative_analytic_;
-    }
-    if (any_hardware_ && cumulative_hardware_ > verdict_flops_) {
-      verdict_method_ = io::Method::Hardware;
-      verdict_flops_ = cumulative_hardware_;
-    }
-    break;
-  }
+  MethodFigures figures;
+  figures.counted = cumulative_modification_;
+  if (any_analytic_) figures.analytic = cumulative_analytic_;
+  if (any_hardware_) figures.hardware = cumulative_hardware_;
+  const ChosenFigure chosen = flopledger::choose_verdict_figure(*rules_, figures);
+  verdict_flops_ = chosen.flops;
+  verdict_method_ = chosen.method == VerdictMethod::Analytic   ? io::Method::Analytic
+                    : chosen.method == VerdictMethod::Hardware ? io::Method::Hardware
+                                                               : io::Method::Counted;
 }
 
 void Meter::forecast_and_budget(Control &control) {
@@ -842,6 +838,7 @@ bool Meter::finish(int exit_status) {
       print_live(last, true);
     }
     write_notes();
+    record_late_environment();
     end_segment(exit_status);
     print_summary();
   }

@@ -12,6 +12,8 @@ PyTorch (examples/torch_finetune/train.py on 2 ranks, with a checkpoint director
     ranks, saves a checkpoint and exits 0; the resumed run (--resume) continues in the same
     ledger: step rows 1..N without a gap or repeat, cumulative totals continuing exactly, two
     clean segments;
+  - a planned length (FLOPLEDGER_PLANNED_STEPS) whose projection crosses the threshold records
+    one forecast_crossing event with the projection and the notification date;
   - a job pointed at that ledger with another base model is refused before it starts (exit 2),
     with a message naming both, and the ledger is unchanged.
 """
@@ -74,6 +76,31 @@ def cpp_budget(c, paths, args):
             "C++: the cumulative total continues exactly")
 
 
+def cpp_forecast(c, paths, args):
+    """A planned length whose projection crosses the threshold: one forecast_crossing event, at
+    the first round with a rate (step 2), projecting exactly 100 R for 100 planned steps."""
+    rate = E.mpi_gemm_expected(RANKS, 1)["total"]
+    ledger = c.path("forecast", "ledger.h5")
+    env = E.base_env({"FLOPLEDGER_PLANNED_STEPS": "100",
+                      "FLOPLEDGER_ORIGINAL_FLOPS": str(150 * rate)})  # threshold 50 R
+    res = E.flopledger_run(paths, RANKS, ledger, [paths.mpi_gemm, "--steps", "6", "--same-shapes"],
+                           every_steps=1, every_seconds=3600, env=env, verbose=args.verbose)
+    c.ran_ok(res, "forecast: flopledger run mpi_gemm")
+    c.check("FORECAST" in res.stderr, "forecast: rank 0 prints the forecast", res.tail())
+    trace = E.read_trace(ledger)
+    got = events(trace, "forecast_crossing")
+    c.equal(len(got), 1, "forecast: one forecast_crossing event")
+    if got:
+        c.equal(got[0].get("step"), 2, "forecast: recorded at step 2, the first with a rate")
+        c.equal(E.as_int(got[0].get("flops")), 100 * rate, "forecast: projects exactly 100 R")
+        c.check("notify by 20" in got[0].get("detail", ""),
+                "forecast: the event names the notification date", got[0].get("detail"))
+    last = trace["steps"][-1]
+    c.equal(last.get("forecast_available"), 1, "forecast: the rows carry the projection")
+    c.equal(E.decimal_field(last, "forecast_flops"), 100 * rate, "forecast: last row's projection")
+    c.equal(events(trace, "threshold_crossed"), [], "forecast: the threshold is not crossed yet")
+
+
 def torch_budget_and_resume(c, paths, args):
     if not E.torch_available():
         c.check(False, f"PyTorch importable by {E.PYTHON}")
@@ -84,7 +111,7 @@ def torch_budget_and_resume(c, paths, args):
               "--eval-every", "0", "--log-every", "100"]
     ledger = c.path("torch", "ledger.h5")
     ckpt = c.path("torch", "checkpoint")
-    base = {"FLOPLEDGER_BASE_MODEL": "tinygpt-seed1234", "FLOPLEDGER_ORIGINAL_FLOPS": "unknown"}
+    base = {"FLOPLEDGER_BASE_MODEL": "tinygpt-seed1234"}
 
     # Per-step FLOPs of the job from a first, unbudgeted probe of 2 steps in another ledger.
     probe_ledger = c.path("torch", "probe.h5")
@@ -95,13 +122,11 @@ def torch_budget_and_resume(c, paths, args):
     probe = E.read_trace(probe_ledger)
     rate = E.decimal_field(probe["steps"][-1], "cumulative_modification") // 2
     c.check(rate > 0, f"torch: per-step FLOPs measured ({rate})")
-    # Unknown original compute: threshold floor(1e23 / 3). Budget: a fraction of it that allows
-    # exactly 6 steps.
-    threshold = 10**23 // 3
+    # An original of 30 R FLOP: the threshold is 10 R, a budget of 65% of it is 6.5 R, so exactly
+    # 6 steps fit; the 5th step reaches 50% of the threshold.
+    base["FLOPLEDGER_ORIGINAL_FLOPS"] = str(30 * rate)
     allowed = 6
-    # fraction f with 6 R <= f T < 7 R: f = 6.5 R / T, written with enough decimals.
-    frac = f"{(allowed * rate + rate // 2) / threshold:.30f}"
-    env = E.base_env(dict(base, FLOPLEDGER_BUDGET=frac))
+    env = E.base_env(dict(base, FLOPLEDGER_BUDGET="65%"))
     res = E.flopledger_run(paths, RANKS, ledger,
                            common + ["--steps", "20", "--checkpoint-dir", ckpt], every_steps=1,
                            every_seconds=3600, env=env, timeout=300, verbose=args.verbose)
@@ -109,7 +134,7 @@ def torch_budget_and_resume(c, paths, args):
     kv = E.key_values(res.stdout)
     c.equal(kv.get("budget_stop"), None, "(budget_stop is printed as a line of its own)")
     stop_lines = [line for line in res.stdout.splitlines() if line.startswith("budget_stop")]
-    c.equal(len(stop_lines), 1, "torch: rank 0 reports the budget stop once", res.tail())
+    c.check(len(stop_lines) == 1, "torch: rank 0 reports the budget stop once", res.tail())
     if stop_lines:
         c.equal(E.key_values(stop_lines[0]).get("step"), str(allowed),
                 f"torch: stopped after step {allowed}")
@@ -121,6 +146,9 @@ def torch_budget_and_resume(c, paths, args):
     c.equal([e.get("step") for e in stop], [allowed], "torch: budget_stop event at the stop step")
     first_total = E.decimal_field(trace["steps"][-1], "cumulative_modification")
     c.equal(first_total, allowed * rate, "torch: the ledger holds exactly the steps run")
+    c.equal([e.get("step") for e in events(trace, "threshold_50pct")], [5],
+            "torch: the 50% event at step 5 (5 R of a 10 R threshold)")
+    c.equal(events(trace, "threshold_crossed"), [], "torch: the threshold itself never crossed")
 
     # Resume from the checkpoint into the same ledger, no budget.
     res = E.flopledger_run(paths, RANKS, ledger, common + ["--steps", "10", "--resume", ckpt],
@@ -155,6 +183,7 @@ def main():
     c.require(paths.cli, "the flopledger command in the build directory")
     c.require(paths.mpi_gemm, "mpi_gemm in the build directory")
     cpp_budget(c, paths, args)
+    cpp_forecast(c, paths, args)
     torch_budget_and_resume(c, paths, args)
     c.finish()
 

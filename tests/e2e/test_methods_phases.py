@@ -94,7 +94,7 @@ def methods(c, paths, args):
             "methods: every row has the analytic figure")
     c.check(all(r.get("hardware_available") == 0 for r in trace["steps"]),
             "methods: no hardware figure on a CPU run")
-    env = {e["key"]: e["value"] for e in E.read_environment(ledger)}
+    env = {e["key"]: e["value"] for e in E.read_environment(ledger)}  # later entries win
     for key in ("command_line", "hosts", "ranks", "mpi_library", "hdf5_library", "blas_library",
                 "git_commit", "config", "model"):
         c.check(env.get(key), f"methods: environment record has {key}", repr(env.get(key)))

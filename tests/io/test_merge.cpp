@@ -468,7 +468,7 @@ TEST_CASE("format 1.1 figures, environment and event figures are carried") {
   // the verdict decided on it, a forecast, an environment entry, an event with its figures.
   auto write_a = [&](u128 second_analytic) {
     TraceHeader header = make_header();
-    header.rule_set_text = "name = eu-gpai-2025-07\n";
+    header.rule_set_text = flopledger::default_rule_set().text;
     auto writer = TraceWriter::open(a, header, error);
     REQUIRE_MESSAGE(writer, error);
     Segment segment = make_segment(0, "a", 2);
@@ -512,20 +512,22 @@ TEST_CASE("format 1.1 figures, environment and event figures are carried") {
     MergeSummary summary;
     REQUIRE_MESSAGE(merge_ledgers({a, b}, out, MergeOptions{}, summary, error), error);
     const TraceContents t = read(out);
-    CHECK(t.header.rule_set_text == "name = eu-gpai-2025-07\n");
+    CHECK(t.header.rule_set_text == flopledger::default_rule_set().text);
     REQUIRE(t.rows.size() == 3);
     CHECK(t.rows[0].cumulative_analytic == 30);
     CHECK(t.rows[1].cumulative_analytic == 180);
     CHECK(t.rows[2].cumulative_analytic == 230);
     CHECK(t.rows[0].verdict_method == Method::Counted);
     CHECK(t.rows[0].verdict_flops == t.rows[0].cumulative_modification);
-    CHECK(t.rows[2].verdict_method == Method::Analytic);
-    CHECK(t.rows[2].verdict_flops == 230);
+    // The rule set's policy (highest) over the merged figures: counted is the larger here.
+    CHECK(t.rows[2].verdict_method == Method::Counted);
+    CHECK(t.rows[2].verdict_flops == t.rows[2].cumulative_modification);
     CHECK(t.rows[2].status == Status::DownstreamUser);
-    // The forecast of job a's verdict figure, plus what b added before it.
+    // The forecast moves with the verdict figure: the input's projection plus the difference
+    // between the merged figure and the input's own at that row (150, then 200).
     CHECK(t.rows[1].forecast_available);
-    CHECK(t.rows[1].forecast_flops == 1180);
-    CHECK(t.rows[2].forecast_flops == 1230);
+    CHECK(t.rows[1].forecast_flops == 1150 + t.rows[1].verdict_flops - 150);
+    CHECK(t.rows[2].forecast_flops == 1200 + t.rows[2].verdict_flops - 200);
     REQUIRE(t.environment.size() == 2);
     CHECK(t.environment[0].segment == 0);
     CHECK(t.environment[0].value == "def");

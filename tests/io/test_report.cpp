@@ -224,7 +224,7 @@ TEST_CASE("report verdicts without a file") {
     trace.header.rule_set = "eu-gpai-2099-01";
     CHECK_FALSE(make_report(trace, report, error));
     CHECK(contains(error, "rule set 'eu-gpai-2099-01'"));
-    CHECK(contains(error, "known: eu-gpai-2025-07"));
+    CHECK(contains(error, "built-in: eu-gpai-2025-07"));
   }
 }
 

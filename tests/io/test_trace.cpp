@@ -697,7 +697,7 @@ TEST_CASE("format 1.1: methods, forecast, event figures and the environment read
   const std::string path = dir.file("ledger.h5");
   std::string error;
   TraceHeader header = make_header();
-  header.rule_set_text = "name = eu-gpai-2025-07\n";
+  header.rule_set_text = flopledger::default_rule_set().text;
   auto writer = TraceWriter::open(path, header, error);
   REQUIRE_MESSAGE(writer, error);
   REQUIRE(writer->begin_segment(make_segment(0, "7", 2)));
@@ -731,7 +731,7 @@ TEST_CASE("format 1.1: methods, forecast, event figures and the environment read
 
   TraceContents t;
   REQUIRE_MESSAGE(read_trace(path, false, t, error), error);
-  CHECK(t.header.rule_set_text == "name = eu-gpai-2025-07\n");
+  CHECK(t.header.rule_set_text == flopledger::default_rule_set().text);
   REQUIRE(t.rows.size() == 1);
   const StepRow &r = t.rows[0];
   CHECK(r.replica_tokens == big);

@@ -229,8 +229,9 @@ TEST_CASE("ORIGINAL_SYSTEMIC_RISK, QUIET and ENABLE take 0 or 1") {
 TEST_CASE("RULE_SET") {
   CHECK(valid({{"FLOPLEDGER_RULE_SET", "eu-gpai-2025-07"}}).rule_set == "eu-gpai-2025-07");
   CHECK(only_error({{"FLOPLEDGER_RULE_SET", "nope"}}) ==
-        "FLOPLEDGER_RULE_SET='nope': expected a rule set name: eu-gpai-2025-07, aws-ftfm");
-  CHECK(contains(only_error({{"FLOPLEDGER_RULE_SET", ""}}), "expected a rule set name"));
+        "FLOPLEDGER_RULE_SET='nope': expected a built-in rule set name (eu-gpai-2025-07, "
+        "aws-ftfm) or the path of a .rules file");
+  CHECK(contains(only_error({{"FLOPLEDGER_RULE_SET", ""}}), "expected a built-in rule set name"));
 }
 
 TEST_CASE("BASE_MODEL") {
@@ -444,7 +445,14 @@ TEST_CASE("describe prints the effective configuration in a fixed order") {
                                     {"QUIET", "0"},
                                     {"EXIT_TIMEOUT", "10"},
                                     {"PHASE", "train"},
-                                    {"ENABLE", "1"}});
+                                    {"ENABLE", "1"},
+                                    {"MODEL", ""},
+                                    {"BUDGET", ""},
+                                    {"PLANNED_STEPS", "0"},
+                                    {"PLANNED_TOKENS", "0"},
+                                    {"STOP_SIGNAL", "none"},
+                                    {"HARDWARE_PEAK_FLOPS", "0"},
+                                    {"HARDWARE_UTILIZATION", "0"}});
   const Config config = valid({{"FLOPLEDGER_ORIGINAL_FLOPS", "3.4e22"},
                                {"FLOPLEDGER_EVERY_SECONDS", "0.5"},
                                {"FLOPLEDGER_EXIT_TIMEOUT", "0.05"},
@@ -452,7 +460,7 @@ TEST_CASE("describe prints the effective configuration in a fixed order") {
                                {"FLOPLEDGER_ORIGINAL_SYSTEMIC_RISK", "1"},
                                {"FLOPLEDGER_BASE_MODEL", "org/model"}});
   const Lines lines = describe(config);
-  REQUIRE(lines.size() == 11);
+  REQUIRE(lines.size() == 18);
   CHECK(lines[2].second == "0.5");
   CHECK(lines[3].second == "34000000000000000000000");
   CHECK(lines[4].second == "1");
