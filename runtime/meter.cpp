@@ -49,6 +49,7 @@ std::string utc_iso(double unix_seconds) {
 struct Cut {
   RankPeriod period;
   std::uint64_t oversized_calls = 0;
+  std::uint64_t cuts = 0; ///< step cuts in it (several once merged; 0 for a time harvest)
 };
 
 // Beyond this many queued cuts (the rounds lag far behind the steps), new cuts merge into the
@@ -66,6 +67,7 @@ void merge(Cut &into, const Cut &from) {
   into.period.steps += from.period.steps;
   into.period.last_step = from.period.last_step;
   into.oversized_calls += from.oversized_calls;
+  into.cuts += from.cuts;
 }
 
 void combine_records(void *in, void *inout, int *count, MPI_Datatype *) {
@@ -128,6 +130,9 @@ private:
   std::mutex mutex_;
   std::condition_variable wake_;
   std::deque<Cut> cuts_;
+  std::uint64_t cuts_queued_ = 0, cuts_reduced_ = 0; ///< this rank's step cuts, and rounds done
+  bool rounds_over_ = false;
+  std::condition_variable reduced_; ///< a round ended (the budget guard waits for one)
   bool finish_requested_ = false;
   std::atomic<bool> leaving_{false};
   std::int32_t exit_status_ = 0;
@@ -346,6 +351,8 @@ void Meter::step_cut() {
     std::lock_guard<std::mutex> lock(mutex_);
     // Harvest under the queue lock so that cuts and time harvests keep their order.
     harvest(cut.period, cut.oversized_calls);
+    cut.cuts = 1;
+    ++cuts_queued_;
     if (cuts_.size() >= kMaxQueuedCuts)
       merge(cuts_.back(), cut);
     else
@@ -380,7 +387,14 @@ void Meter::loop() {
     }
     flags.oversized_calls = cut.oversized_calls;
     Control control;
-    if (!round(cut, flags, control)) return; // gave up (exiting with an error) or MPI failed
+    const bool ok = round(cut, flags, control);
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      cuts_reduced_ += cut.cuts;
+      if (!ok || control.all_done || control.stop_reducing) rounds_over_ = true;
+    }
+    reduced_.notify_all();
+    if (!ok) return; // gave up (exiting with an error) or MPI failed
     if (control.all_done || control.stop_reducing) {
       loop_completed_ = control.all_done != 0;
       return;
@@ -721,6 +735,19 @@ bool Meter::should_stop() {
   if (stopped_.load()) return true;
   if (config_.budget_text.empty()) return false;
   std::lock_guard<std::mutex> lock(stop_mutex_);
+  // Decide on the counts of every step before this one: wait for the rounds of all but the
+  // newest step cut. Without this a fast loop would outrun the reductions and the stop would
+  // come late; with it the step at which every rank stops does not depend on timing. A round
+  // takes well under a millisecond; the wait is bounded so that metering never hangs training.
+  if (transport_.threaded) {
+    std::unique_lock<std::mutex> queue(mutex_);
+    const bool caught_up = reduced_.wait_for(queue, std::chrono::seconds(60), [this] {
+      return rounds_over_ || cuts_reduced_ + 1 >= cuts_queued_;
+    });
+    if (!caught_up && transport_.rank == 0)
+      log_line("BUDGET: the reductions lag more than 60 s behind the steps; deciding on what "
+               "was reduced so far");
+  }
   std::uint64_t values[2] = {seen_stop_limit_.load(), UINT64_MAX - step_number()};
   if (transport_.use_mpi &&
       PMPI_Allreduce(MPI_IN_PLACE, values, 2, MPI_UINT64_T, MPI_MIN, stop_comm_) != MPI_SUCCESS)

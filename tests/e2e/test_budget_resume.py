@@ -12,6 +12,8 @@ PyTorch (examples/torch_finetune/train.py on 2 ranks, with a checkpoint director
     ranks, saves a checkpoint and exits 0; the resumed run (--resume) continues in the same
     ledger: step rows 1..N without a gap or repeat, cumulative totals continuing exactly, two
     clean segments;
+  - a program that uses no API: FLOPLEDGER_STOP_SIGNAL=SIGUSR1 reaches every rank near the
+    budget, and its own handler stops it;
   - a planned length (FLOPLEDGER_PLANNED_STEPS) whose projection crosses the threshold records
     one forecast_crossing event with the projection and the notification date;
   - a job pointed at that ledger with another base model is refused before it starts (exit 2),
@@ -101,6 +103,41 @@ def cpp_forecast(c, paths, args):
     c.equal(events(trace, "threshold_crossed"), [], "forecast: the threshold is not crossed yet")
 
 
+SIGNAL_WORKLOAD = r"""
+import signal, sys, time
+import numpy as np
+stop = []
+signal.signal(signal.SIGUSR1, lambda *_: stop.append(time.time()))
+a = np.ones((96, 96)); b = np.ones((96, 96))
+n = 0
+deadline = time.time() + 60
+while not stop and time.time() < deadline:
+    a @ b  # numpy's BLAS: cblas_dgemm, metered with no change to this program
+    n += 1
+    time.sleep(0.001)
+print(f"signal={'SIGUSR1' if stop else 'none'} iterations={n}", flush=True)
+"""
+
+
+def signal_stop(c, paths, args):
+    """An unmodified program (no C API): FLOPLEDGER_STOP_SIGNAL=SIGUSR1 makes every rank raise
+    SIGUSR1 when the budget is about to be crossed; the program's handler ends its loop."""
+    ledger = c.path("signal", "ledger.h5")
+    env = E.base_env({"FLOPLEDGER_BUDGET": "2e9", "FLOPLEDGER_STOP_SIGNAL": "SIGUSR1"})
+    res = E.flopledger_run(paths, RANKS, ledger, [E.PYTHON, "-c", SIGNAL_WORKLOAD],
+                           every_seconds=0.2, env=env, timeout=120, verbose=args.verbose)
+    c.ran_ok(res, "signal: flopledger run of a program that handles SIGUSR1")
+    lines = [E.key_values(line) for line in res.stdout.splitlines() if line.startswith("signal=")]
+    c.equal(sorted(kv.get("signal") for kv in lines), ["SIGUSR1"] * RANKS,
+            "signal: every rank received SIGUSR1 and stopped")
+    trace = E.read_trace(ledger)
+    c.equal(len(events(trace, "budget_stop_requested")), 1,
+            "signal: the stop request is recorded once")
+    total = E.decimal_field(trace["steps"][-1], "cumulative_modification")
+    c.check(total is not None and total > 10**9,
+            f"signal: the job ran until near its budget of 2e9 ({total} FLOP)")
+
+
 def torch_budget_and_resume(c, paths, args):
     if not E.torch_available():
         c.check(False, f"PyTorch importable by {E.PYTHON}")
@@ -184,6 +221,7 @@ def main():
     c.require(paths.mpi_gemm, "mpi_gemm in the build directory")
     cpp_budget(c, paths, args)
     cpp_forecast(c, paths, args)
+    signal_stop(c, paths, args)
     torch_budget_and_resume(c, paths, args)
     c.finish()
 
