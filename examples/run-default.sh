@@ -28,9 +28,14 @@ echo "== metered fine-tuning job: $ranks ranks, PyTorch $(/usr/bin/python3 -c 'i
 
 "$build/flopledger" report "$out/flopledger.h5" > "$out/report.txt"
 "$build/flopledger" report "$out/flopledger.h5" --json > "$out/report.json"
+"$build/flopledger" report "$out/flopledger.h5" --html "$out/report.html"
+"$build/flopledger" report "$out/flopledger.h5" --markdown --output "$out/report.md"
+"$build/flopledger" export "$out/flopledger.h5" --json --output "$out/export.json"
+"$build/flopledger" export "$out/flopledger.h5" --csv --output "$out/steps.csv"
 echo
 cat "$out/report.txt"
 echo
-echo "== verdict: $(/usr/bin/python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print("%s: %s FLOP toward the threshold of %s FLOP (%.3g%%; rule set %s, rule %s); %s FLOP counted in all phases" % (r["status"], r["modification_flops"], r["threshold_flops"], 100*r["fraction_of_threshold"], r["rule_set"], r["rule"], r["counted_flops"]))' "$out/report.json")"
+echo "== verdict: $(/usr/bin/python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print("%s: %s FLOP toward the threshold of %s FLOP (%.3g%%; method %s; rule set %s, rule %s); %s FLOP counted in all phases" % (r["status"], r["verdict_flops"], r["threshold_flops"], 100*r["fraction_of_threshold"], r["verdict_method"], r["rule_set"], r["rule"], r["counted_flops"]))' "$out/report.json")"
 echo "== ledger (HDF5 trace): $out/flopledger.h5"
-echo "== reports:             $out/report.txt  $out/report.json"
+echo "== reports:             $out/report.txt  $out/report.json  $out/report.html (audit page)  $out/report.md"
+echo "== exports:             $out/export.json (with AWS FLOPs Meter keys)  $out/steps.csv"
