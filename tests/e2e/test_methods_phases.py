@@ -15,6 +15,10 @@ b sequences of T tokens per rank and step,
                                                               tokens before it and itself)
   AWS      = (4 N + 2 N) * tokens and HF 6ND = 6 N * tokens  (N = every parameter, trainable)
 docs/methods.md explains each term. The verdict uses the highest (counted).
+
+Tokens once per replica and packed sequences (a Python program using the C API through ctypes,
+2 ranks, rank 1 a "tensor-parallel peer" that calls flopledger_report_tokens(0)): the analytic
+basis is rank 0's train-phase tokens, and the attention term uses the reported lengths.
 """
 
 import os
@@ -106,6 +110,50 @@ def methods(c, paths, args):
             env.get("blas_library"))
 
 
+REPLICA_WORKLOAD = r"""
+import ctypes, json, os
+lib = ctypes.CDLL(None)
+lib.flopledger_add_sequences.argtypes = [ctypes.POINTER(ctypes.c_uint64), ctypes.c_size_t]
+lib.flopledger_step_end.argtypes = [ctypes.c_uint64]
+rank = int(os.environ.get("OMPI_COMM_WORLD_RANK", "0"))
+model = {"name": "tiny", "params_total": 200000, "params_trainable": 200000, "layers": 2,
+         "hidden": 64, "heads": 4, "vocab": 100, "seq_len": 64}
+assert lib.flopledger_declare_model(json.dumps(model).encode()) == 0
+if rank != 0:
+    assert lib.flopledger_report_tokens(0) == 0   # a tensor-parallel peer of rank 0
+lengths = (ctypes.c_uint64 * 3)(10, 20, 34)       # one packed row of 64 tokens
+for step in range(3):
+    assert lib.flopledger_add_sequences(lengths, 3) == 0
+    assert lib.flopledger_step_end(64) == 0
+assert lib.flopledger_set_phase(2) == 0            # an evaluation step: no analytic tokens
+assert lib.flopledger_step_end(64) == 0
+print("done", flush=True)
+"""
+
+
+def replica_tokens_and_sequences(c, paths, args):
+    """Tokens once per replica and the packed-sequence attention term, through the C API."""
+    ledger = c.path("replica", "ledger.h5")
+    res = E.flopledger_run(paths, RANKS, ledger, [E.PYTHON, "-c", REPLICA_WORKLOAD],
+                           every_steps=1, every_seconds=3600, verbose=args.verbose)
+    c.ran_ok(res, "replica: a program using the C API for the analytic basis")
+    L, d, V, f = 2, 64, 100, 256
+    M = L * (d * d + 2 * d * d + d * d + 2 * d * f) + d * V
+    tokens = 3 * 64                      # rank 0's train steps only
+    sum_sq = 3 * (10 * 10 + 20 * 20 + 34 * 34)
+    pairs = (sum_sq + tokens) // 2       # causal
+    analytic = 6 * M * tokens + 3 * (4 * L * d * pairs)
+    trace = E.read_trace(ledger)
+    c.equal(sum(E.combine_u128(r, "replica_tokens") for r in trace["steps"]), tokens,
+            "replica: tokens counted once per replica, train phase only")
+    c.equal(sum(E.combine_u128(r, "attention_sq") for r in trace["steps"]), sum_sq,
+            "replica: sum of squared sequence lengths from flopledger_add_sequences")
+    c.equal(E.decimal_field(trace["steps"][-1], "cumulative_analytic"), analytic,
+            "replica: analytic figure with the packed-sequence attention term")
+    c.equal(E.decimal_field(trace["steps"][-1], "cumulative_aws"), 6 * 200000 * tokens,
+            "replica: AWS formula on the replica tokens")
+
+
 def main():
     args = E.parse_args(__doc__.splitlines()[0])
     c = E.Checker("test_methods_phases", args)
@@ -114,6 +162,7 @@ def main():
     c.require(paths.mpi_gemm, "mpi_gemm in the build directory")
     phases(c, paths, args)
     methods(c, paths, args)
+    replica_tokens_and_sequences(c, paths, args)
     c.finish()
 
 
