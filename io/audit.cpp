@@ -74,16 +74,6 @@ std::string_view segment_state_text(std::uint8_t state) {
   }
 }
 
-std::string utc_text(double unix_seconds) {
-  if (!(unix_seconds > 0)) return "";
-  const auto t = static_cast<std::time_t>(unix_seconds);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-
 bool json_uint_member(std::string_view json, std::string_view key, std::uint64_t &out) {
   const std::string quoted = "\"" + std::string(key) + "\"";
   std::size_t pos = json.find(quoted);

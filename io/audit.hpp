@@ -58,9 +58,6 @@ u128 row_cumulative(const StepRow &row, Method method);
 /// "clean", "error", or "not cleanly closed".
 std::string_view segment_state_text(std::uint8_t state);
 
-/// ISO 8601 UTC ("2025-07-18T08:00:00Z"), or "" for a time that is not set (<= 0).
-std::string utc_text(double unix_seconds);
-
 /// Reads an unsigned integer member `key` of the flat JSON object `json` (the declared model,
 /// e.g. "params_total"); false when absent or not a plain decimal integer below 2^64.
 bool json_uint_member(std::string_view json, std::string_view key, std::uint64_t &out);

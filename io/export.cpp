@@ -250,39 +250,8 @@ void ledger_keys(JsonWriter &json, const Audit &a) {
       .field("totals_match_rows", r.totals_match_rows)
       .end_object();
 
-  json.key("segments").begin_array();
-  for (const Segment &s : trace.segments) {
-    json.begin_object()
-        .field("id", s.id)
-        .field("job_id", s.job_id)
-        .field("launcher", s.launcher)
-        .field("hosts", s.hosts)
-        .field("world_size", s.world_size)
-        .field("start", s.start)
-        .field("start_utc", utc_text(s.start));
-    if (s.state == FLOPLEDGER_SEGMENT_RUNNING)
-      json.key("end").null().key("end_utc").null();
-    else
-      json.field("end", s.end).field("end_utc", utc_text(s.end));
-    json.field("state", segment_state_text(s.state))
-        .field("exit_status", s.exit_status)
-        .field("first_row", s.first_row)
-        .field("rows", s.rows)
-        .end_object();
-  }
-  json.end_array();
-  json.key("events").begin_array();
-  for (const Event &e : trace.events)
-    json.begin_object()
-        .field("row", e.row)
-        .field("step", e.step)
-        .field("time", e.time)
-        .field("time_utc", utc_text(e.time))
-        .field("kind", e.kind)
-        .field("detail", e.detail)
-        .field("flops", to_decimal(e.flops))
-        .end_object();
-  json.end_array();
+  json_segments(json, trace);
+  json_events(json, trace);
   json.key("environment").begin_array();
   for (const EnvironmentEntry &e : trace.environment)
     json.begin_object()

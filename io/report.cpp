@@ -32,6 +32,8 @@ std::string known_rule_sets() {
   return out;
 }
 
+} // namespace
+
 /// "clean", "error", or "not_closed": a segment still marked running when the trace is read
 /// afterwards was not closed cleanly (the job was killed, or is still running).
 const char *segment_state_name(std::uint8_t state) {
@@ -54,6 +56,8 @@ std::string iso_utc(double unix_seconds) {
   std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
   return buf;
 }
+
+namespace {
 
 std::string duration_text(double seconds) {
   if (!(seconds >= 0)) return "?";
@@ -112,6 +116,8 @@ void json_flops_map(JsonWriter &json, std::string_view name,
   json.end_object();
 }
 
+} // namespace
+
 void json_segments(JsonWriter &json, const TraceContents &trace) {
   json.key("segments").begin_array();
   for (const Segment &s : trace.segments) {
@@ -147,13 +153,17 @@ void json_events(JsonWriter &json, const TraceContents &trace) {
   for (const Event &e : trace.events)
     json.begin_object()
         .field("row", e.row)
+        .field("step", e.step)
         .field("time", e.time)
         .field("time_utc", iso_utc(e.time))
         .field("kind", e.kind)
         .field("detail", e.detail)
+        .field("flops", to_decimal(e.flops))
         .end_object();
   json.end_array();
 }
+
+namespace {
 
 std::string phases_counted_text(const RuleSet &rules) {
   std::string out;

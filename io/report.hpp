@@ -5,6 +5,7 @@
 #include <memory>
 #include <string>
 
+#include "io/json.hpp"
 #include "io/trace.hpp"
 
 namespace flopledger::io {
@@ -39,6 +40,14 @@ bool make_report(const TraceContents &trace, Report &out, std::string &error);
 /// status, fraction_of_threshold, notify_commission, original_flops ("unknown" or decimal),
 /// method ("counted"). Every FLOP figure is an exact decimal string.
 std::string report_json(const Report &report);
+
+/// "clean", "error", or "not_closed" (a segment still marked running when read afterwards).
+const char *segment_state_name(std::uint8_t state);
+/// ISO 8601 UTC ("2025-07-18T08:00:00Z"), or "" for a time that is not positive.
+std::string iso_utc(double unix_seconds);
+/// The "segments" and "events" arrays of the JSON report (the JSON export uses them too).
+void json_segments(JsonWriter &json, const TraceContents &trace);
+void json_events(JsonWriter &json, const TraceContents &trace);
 
 /// A readable multi-line summary: verdict first, figures to two significant figures and exact.
 std::string report_text(const Report &report);

@@ -116,7 +116,7 @@ DocSection notification_section(const Audit &a) {
     if (e.kind == "forecast_crossing" || e.kind == "threshold_crossed" ||
         e.kind == "threshold_80pct" || e.kind == "threshold_50pct" ||
         e.kind == "budget_stop_requested" || e.kind == "budget_stop")
-      t.rows.push_back({utc_text(e.time), e.kind, std::to_string(e.step),
+      t.rows.push_back({iso_utc(e.time), e.kind, std::to_string(e.step),
                         e.flops == 0 ? "" : flops_with_exact(e.flops), e.detail});
   if (t.rows.empty())
     s.blocks.push_back(paragraph("No threshold, forecast or budget events."));
@@ -219,8 +219,8 @@ DocSection segments_section(const Audit &a) {
   for (const Segment &g : trace.segments) {
     const bool open = g.state == FLOPLEDGER_SEGMENT_RUNNING;
     t.rows.push_back({std::to_string(g.id), g.job_id, g.launcher, g.hosts,
-                      std::to_string(g.world_size), utc_text(g.start),
-                      open ? "" : utc_text(g.end) + " (" + seconds_text(g.end - g.start) + ")",
+                      std::to_string(g.world_size), iso_utc(g.start),
+                      open ? "" : iso_utc(g.end) + " (" + seconds_text(g.end - g.start) + ")",
                       std::string(segment_state_text(g.state)), std::to_string(g.exit_status),
                       std::to_string(g.rows)});
   }
@@ -237,7 +237,7 @@ DocSection events_section(const Audit &a) {
   DocTable t;
   t.head = {"time (UTC)", "row", "step", "kind", "FLOPs", "detail"};
   for (const Event &e : trace.events)
-    t.rows.push_back({utc_text(e.time), std::to_string(e.row), std::to_string(e.step), e.kind,
+    t.rows.push_back({iso_utc(e.time), std::to_string(e.row), std::to_string(e.step), e.kind,
                       e.flops == 0 ? "" : flops_with_exact(e.flops), e.detail});
   if (t.rows.empty())
     s.blocks.push_back(paragraph("No events recorded."));

@@ -23,24 +23,9 @@ int merge_command(const Args &args) {
       "force", "replace OUT.h5 if it exists (never one of the inputs)")(
       "allow-concurrent", "accept jobs of different inputs that overlap in time (recorded as "
                           "concurrent_segments events)");
-  po::options_description hidden;
-  hidden.add_options()("input", po::value<std::vector<std::string>>());
-  po::options_description all;
-  all.add(options).add(hidden);
-  po::positional_options_description positional;
-  positional.add("input", -1);
   po::variables_map values;
-  try {
-    po::store(po::command_line_parser(args).options(all).positional(positional).run(), values);
-    po::notify(values);
-  } catch (const po::error &error) {
-    print_error(std::string(error.what()) + " (see --help)");
-    return kExitUsage;
-  }
-  if (values.count("help")) {
-    std::cout << usage << '\n' << options;
-    return 0;
-  }
+  if (const int status = parse_subcommand(args, options, "input", usage, values); status >= 0)
+    return status;
   if (!values.count("output") || values["output"].as<std::string>().empty()) {
     print_error(std::string("expected --output OUT.h5, the merged ledger to create\n") + usage);
     return kExitUsage;

@@ -50,24 +50,9 @@ int summarise(const Args &args, bool live) {
         "markdown", "print the audit report as Markdown")(
         "output,o", po::value<std::string>()->value_name("OUT"),
         "with --markdown: write to OUT instead of stdout");
-  po::options_description hidden;
-  hidden.add_options()("file", po::value<std::vector<std::string>>());
-  po::options_description all;
-  all.add(options).add(hidden);
-  po::positional_options_description positional;
-  positional.add("file", -1);
   po::variables_map values;
-  try {
-    po::store(po::command_line_parser(args).options(all).positional(positional).run(), values);
-    po::notify(values);
-  } catch (const po::error &error) {
-    print_error(std::string(error.what()) + " (see --help)");
-    return kExitUsage;
-  }
-  if (values.count("help")) {
-    std::cout << usage << '\n' << options;
-    return 0;
-  }
+  if (const int status = parse_subcommand(args, options, "file", usage, values); status >= 0)
+    return status;
   if (!values.count("file") || values["file"].as<std::vector<std::string>>().size() != 1) {
     print_error(std::string("expected exactly one ledger file\n") + usage);
     return kExitUsage;

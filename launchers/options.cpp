@@ -88,6 +88,29 @@ split_command(const std::vector<std::string> &args) {
   return {args, {}};
 }
 
+int parse_subcommand(const std::vector<std::string> &args, const po::options_description &options,
+                     const char *positional_name, const std::string &usage,
+                     po::variables_map &values) {
+  po::options_description hidden;
+  hidden.add_options()(positional_name, po::value<std::vector<std::string>>());
+  po::options_description all;
+  all.add(options).add(hidden);
+  po::positional_options_description positional;
+  positional.add(positional_name, -1);
+  try {
+    po::store(po::command_line_parser(args).options(all).positional(positional).run(), values);
+    po::notify(values);
+  } catch (const po::error &error) {
+    print_error(std::string(error.what()) + " (see --help)");
+    return 2;
+  }
+  if (values.count("help")) {
+    std::cout << usage << '\n' << options;
+    return 0;
+  }
+  return -1;
+}
+
 void print_error(const std::string &message) {
   std::cerr << "flopledger: " << message << '\n';
 }

@@ -33,6 +33,15 @@ std::optional<std::string> runtime_library(const std::string &explicit_path);
 std::pair<std::vector<std::string>, std::vector<std::string>>
 split_command(const std::vector<std::string> &args);
 
+/// Parses a subcommand's `args`: `options` (what --help shows) plus every positional argument,
+/// collected as a vector<string> under `positional_name`. Returns -1 when the caller goes on with
+/// `values`; otherwise the exit status to return at once: 0 after printing `usage` and the options
+/// for --help, 2 after printing a parse error.
+int parse_subcommand(const std::vector<std::string> &args,
+                     const boost::program_options::options_description &options,
+                     const char *positional_name, const std::string &usage,
+                     boost::program_options::variables_map &values);
+
 /// Prints "flopledger: <message>" to stderr.
 void print_error(const std::string &message);
 
