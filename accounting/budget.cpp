@@ -7,14 +7,6 @@ constexpr const char *kExpectedBudget =
     "expected a fraction of the threshold (80% or 0.8, at most 100%) or an absolute FLOP count "
     "(2.5e22 or 1000000)";
 
-std::string_view trim(std::string_view text) {
-  while (!text.empty() && (text.front() == ' ' || text.front() == '\t'))
-    text.remove_prefix(1);
-  while (!text.empty() && (text.back() == ' ' || text.back() == '\t'))
-    text.remove_suffix(1);
-  return text;
-}
-
 bool is_fraction_form(std::string_view text) {
   const bool exponent = text.find_first_of("eE") != std::string_view::npos;
   return text.back() == '%' || text.find('/') != std::string_view::npos ||
@@ -24,7 +16,7 @@ bool is_fraction_form(std::string_view text) {
 } // namespace
 
 bool parse_budget(std::string_view text, Budget &out, std::string &error) {
-  const std::string_view body = trim(text);
+  const std::string_view body = trim_blanks(text);
   const std::string quoted = "'" + std::string(body) + "'";
   if (body.empty()) {
     error = std::string("empty value; ") + kExpectedBudget;

@@ -12,14 +12,6 @@ bool is_digit(char c) {
   return c >= '0' && c <= '9';
 }
 
-std::string_view trim(std::string_view text) {
-  while (!text.empty() && (text.front() == ' ' || text.front() == '\t'))
-    text.remove_prefix(1);
-  while (!text.empty() && (text.back() == ' ' || text.back() == '\t'))
-    text.remove_suffix(1);
-  return text;
-}
-
 std::uint64_t gcd(std::uint64_t a, std::uint64_t b) {
   while (b != 0) {
     const std::uint64_t r = a % b;
@@ -69,7 +61,7 @@ std::string to_string(const Fraction &fraction) {
 }
 
 bool parse_fraction(std::string_view text, Fraction &out, std::string &error) {
-  const std::string_view body = trim(text);
+  const std::string_view body = trim_blanks(text);
   const std::string quoted = "'" + std::string(body) + "'";
   if (body.empty()) {
     error = std::string("empty value; ") + kExpectedFraction;
@@ -78,7 +70,8 @@ bool parse_fraction(std::string_view text, Fraction &out, std::string &error) {
   std::uint64_t numerator = 0, denominator = 1;
   const std::size_t slash = body.find('/');
   if (slash != std::string_view::npos) {
-    const std::string_view top = trim(body.substr(0, slash)), bottom = trim(body.substr(slash + 1));
+    const std::string_view top = trim_blanks(body.substr(0, slash)),
+                           bottom = trim_blanks(body.substr(slash + 1));
     if (!all_digits(top) || !all_digits(bottom)) {
       error = quoted + " is not a fraction of two whole numbers; " + kExpectedFraction;
       return false;
@@ -141,6 +134,14 @@ int compare_products(u128 a, u128 b, u128 c, u128 d) {
   if (left.high != right.high) return left.high < right.high ? -1 : 1;
   if (left.low != right.low) return left.low < right.low ? -1 : 1;
   return 0;
+}
+
+std::string_view trim_blanks(std::string_view text) {
+  while (!text.empty() && (text.front() == ' ' || text.front() == '\t'))
+    text.remove_prefix(1);
+  while (!text.empty() && (text.back() == ' ' || text.back() == '\t'))
+    text.remove_suffix(1);
+  return text;
 }
 
 } // namespace flopledger

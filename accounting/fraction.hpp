@@ -23,6 +23,9 @@ inline bool operator==(const Fraction &a, const Fraction &b) {
 /// "1/3", "3/10", "1" (a whole number prints without a denominator). Never fails.
 std::string to_string(const Fraction &fraction);
 
+/// `text` without leading and trailing ASCII spaces and tabs.
+std::string_view trim_blanks(std::string_view text);
+
 /// Parses a non-negative exact fraction written as "a/b" (integers, b > 0: "1/3"), as a decimal
 /// ("0.30", "1", "0.8") or as a percentage ("30%", "33.5%"), with optional surrounding ASCII
 /// spaces, and reduces it to lowest terms ("0.30" -> 3/10). Returns true and sets `out`; on
