@@ -19,6 +19,10 @@ docs/methods.md explains each term. The verdict uses the highest (counted).
 Tokens once per replica and packed sequences (a Python program using the C API through ctypes,
 2 ranks, rank 1 a "tensor-parallel peer" that calls flopledger_report_tokens(0)): the analytic
 basis is rank 0's train-phase tokens, and the attention term uses the reported lengths.
+
+Hardware (a numpy loop with FLOPLEDGER_HARDWARE_PEAK_FLOPS=1e12, UTILIZATION=0.5): every row
+carries devices x seconds x peak x utilisation, consistent with the rows' wall time, and the
+verdict (highest figure) uses it.
 """
 
 import os
@@ -154,6 +158,42 @@ def replica_tokens_and_sequences(c, paths, args):
             "replica: AWS formula on the replica tokens")
 
 
+HARDWARE_WORKLOAD = r"""
+import time
+import numpy as np
+a = np.ones((64, 64)); end = time.time() + 1.5
+while time.time() < end:
+    a @ a
+    time.sleep(0.002)
+"""
+
+
+def hardware(c, paths, args):
+    """The hardware method from a configured peak: devices (one per rank) x seconds x peak x
+    utilisation per period; the highest figure here, so the verdict uses it."""
+    ledger = c.path("hardware", "ledger.h5")
+    peak, util = 10**12, 0.5
+    env = E.base_env({"FLOPLEDGER_HARDWARE_PEAK_FLOPS": "1e12",
+                      "FLOPLEDGER_HARDWARE_UTILIZATION": "0.5"})
+    res = E.flopledger_run(paths, RANKS, ledger, [E.PYTHON, "-c", HARDWARE_WORKLOAD],
+                           every_seconds=0.25, env=env, verbose=args.verbose)
+    c.ran_ok(res, "hardware: flopledger run with a configured device peak")
+    trace = E.read_trace(ledger)
+    rows = trace["steps"]
+    c.check(rows and all(r.get("hardware_available") == 1 for r in rows),
+            "hardware: every row carries the hardware figure")
+    total = sum(E.combine_u128(r, "hardware_flops") for r in rows)
+    c.equal(E.decimal_field(rows[-1], "cumulative_hardware"), total,
+            "hardware: the running total is the sum of the periods")
+    wall = sum(r["t_end"] - r["t_start"] for r in rows)
+    bound = RANKS * wall * peak * util
+    c.check(0.8 * bound <= total <= bound * 1.0001,
+            f"hardware: ranks x seconds x peak x utilisation ({total} vs {bound:.4g} from the "
+            "rows' wall time)")
+    c.equal(rows[-1].get("verdict_method"), 2, "hardware: the highest figure decides")
+    c.equal(E.decimal_field(rows[-1], "verdict_flops"), total, "hardware: verdict figure")
+
+
 def main():
     args = E.parse_args(__doc__.splitlines()[0])
     c = E.Checker("test_methods_phases", args)
@@ -163,6 +203,7 @@ def main():
     phases(c, paths, args)
     methods(c, paths, args)
     replica_tokens_and_sequences(c, paths, args)
+    hardware(c, paths, args)
     c.finish()
 
 
