@@ -157,6 +157,7 @@ private:
   bool rank_left_ = false;
   std::int32_t left_status_ = 0;
   JobPeriod pending_period_;
+  bool pending_has_data_ = false; ///< the pending period makes a row
   JobFlags pending_flags_;
   Verdict verdict_;
   bool loop_completed_ = false;
@@ -455,7 +456,11 @@ void Meter::decide(const wire::Record &reduced, Control &control) {
   ++reductions_;
   if (pending_period_.step_last > last_step_) last_step_ = pending_period_.step_last;
 
-  other_methods(pending_period_, unix_now() - period_start_);
+  // A period that makes no row (nothing counted) leaves its time to the next row's period, so
+  // the hardware figure counts each second once, in the row that records it.
+  pending_has_data_ = pending_period_.total_flops() > 0 || pending_period_.tokens > 0 ||
+                      (segment_rows_ == 0 && pending_period_.step_last > 0);
+  other_methods(pending_period_, pending_has_data_ ? unix_now() - period_start_ : -1);
   choose_verdict_figure();
   verdict_ = evaluate(verdict_flops_, config_.original, *rules_);
   forecast_and_budget(control);
@@ -513,10 +518,9 @@ void Meter::other_methods(const JobPeriod &period, double seconds) {
   }
   period_hardware_ = false;
   period_hardware_flops_ = 0;
-  if (config_.hardware_peak_flops > 0 && config_.hardware_utilization > 0) {
-    const HardwareEstimate estimate =
-        hardware_flops(period.ranks, seconds > 0 ? seconds : 0, config_.hardware_peak_flops,
-                       config_.hardware_utilization);
+  if (seconds >= 0 && config_.hardware_peak_flops > 0 && config_.hardware_utilization > 0) {
+    const HardwareEstimate estimate = hardware_flops(
+        period.ranks, seconds, config_.hardware_peak_flops, config_.hardware_utilization);
     if (estimate.applicable) {
       period_hardware_ = any_hardware_ = true;
       period_hardware_flops_ = estimate.flops;
@@ -629,8 +633,7 @@ void Meter::record_decision_events() {
 void Meter::record_round(const Control &control) {
   const double now = unix_now();
   const JobPeriod &period = pending_period_;
-  const bool has_data =
-      period.total_flops() > 0 || period.tokens > 0 || (segment_rows_ == 0 && period.step_last > 0);
+  const bool has_data = pending_has_data_;
   write_notes();
   {
     std::lock_guard<std::mutex> lock(model_mutex_);
