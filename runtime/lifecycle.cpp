@@ -10,7 +10,9 @@
 //    process (their counts would be lost with them; see docs/runtime.md).
 // Metering ends at MPI_Finalize or at process exit, whichever comes first; an exit with a
 // non-zero status hands over what it can within EXIT_TIMEOUT and never finalises MPI (the
-// launcher then ends the job, as it would without flopledger).
+// launcher then ends the job, as it would without flopledger). SIGTERM, when the program leaves it
+// at its default, ends metering the same way with status 143 before the signal ends the process
+// (termination.hpp).
 #include "lifecycle.hpp"
 
 #include <dlfcn.h>
@@ -19,7 +21,9 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <climits>
+#include <csignal>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
@@ -30,6 +34,7 @@
 #include "log.hpp"
 #include "meter.hpp"
 #include "source.hpp"
+#include "termination.hpp"
 
 extern char **environ;
 
@@ -40,7 +45,7 @@ namespace {
 constexpr const char *kRankPidVariable = "FLOPLEDGER_INTERNAL_RANK_PID";
 constexpr int kHostLength = 64;
 
-std::mutex g_mutex;
+std::timed_mutex g_mutex; // timed: the SIGTERM flush must never wait on it for ever
 Config g_config;
 bool g_config_ok = false;
 std::atomic<bool> g_metering{false}; // meter started and not finished (read by API calls)
@@ -97,6 +102,7 @@ void on_fork_child() {
   g_forked_child = true;
   g_metering = false;
   set_counting_enabled(false);
+  sigterm_flush_forked_child();
 }
 
 void load_configuration(int rank) {
@@ -137,6 +143,26 @@ std::string gather_hosts(MPI_Comm comm, int rank, int size) {
 }
 
 void at_exit(int status, void *);
+void finish(int exit_status);
+
+// The SIGTERM flush (watcher thread): the leaving path of an error exit with status 128+signal,
+// bounded by EXIT_TIMEOUT. The main thread may hold the lock for ever (inside MPI_Finalize, or a
+// normal finish waiting for ranks that are being killed): then the signal ends the process
+// without the flush, as it would without flopledger.
+void on_termination_signal(int signal_number) {
+  std::unique_lock<std::timed_mutex> lock(g_mutex, std::defer_lock);
+  const auto bound = std::chrono::duration<double>(g_config.exit_timeout + 1.0);
+  if (!lock.try_lock_for(bound)) {
+    log_line("signal %d: the runtime is busy ending metering; terminating without the flush",
+             signal_number);
+    return;
+  }
+  if (g_forked_child || !g_metering) return;
+  if (!g_config.quiet)
+    log_line("signal %d: recording what was reduced and closing the ledger before terminating",
+             signal_number);
+  finish(128 + signal_number);
+}
 
 // Exit handlers run in reverse order of registration, and the dynamic loader's own handler
 // (_dl_fini: library destructors, HDF5's and Open MPI's clean-up) is registered by
@@ -164,6 +190,9 @@ void begin(const Transport &transport, const JobIdentity &identity) {
   if (meter_start(g_config, transport, identity)) {
     g_metering = true;
     set_counting_enabled(true);
+    // Without a meter thread every round runs on the exiting thread; a flush from the watcher
+    // thread would then make MPI calls beside the program's, which that MPI does not allow.
+    if (transport.threaded || !transport.use_mpi) install_sigterm_flush(on_termination_signal);
   }
   register_exit_handler();
 }
@@ -221,7 +250,7 @@ void finish(int exit_status) {
 }
 
 void at_exit(int status, void *) {
-  std::lock_guard<std::mutex> lock(g_mutex);
+  std::lock_guard<std::timed_mutex> lock(g_mutex);
   if (g_forked_child) return;
   finish(status);
   int initialized = 0, finalized = 0;
@@ -240,7 +269,7 @@ bool wants_mpi_metering() {
 void flopledger_constructor() {
   pthread_atfork(nullptr, nullptr, on_fork_child);
   if (descendant_of_metered_rank()) return;
-  std::lock_guard<std::mutex> lock(g_mutex);
+  std::lock_guard<std::timed_mutex> lock(g_mutex);
   load_configuration(launcher_rank());
   if (!g_config.enabled) return;
   if (pass_through_executable()) return; // the real program below it will meter the rank
@@ -275,7 +304,7 @@ MainFunction g_program_main = nullptr;
 
 int metered_main(int argc, char **argv, char **envp) {
   {
-    std::lock_guard<std::mutex> lock(g_mutex);
+    std::lock_guard<std::timed_mutex> lock(g_mutex);
     g_main_started = true;
     if (g_exit_handler_wanted) register_exit_handler();
   }
@@ -295,7 +324,7 @@ using namespace flopledger::runtime;
 #define FLOPLEDGER_EXPORT extern "C" __attribute__((visibility("default")))
 
 FLOPLEDGER_EXPORT int MPI_Init_thread(int *argc, char ***argv, int required, int *provided) {
-  std::lock_guard<std::mutex> lock(g_mutex);
+  std::lock_guard<std::timed_mutex> lock(g_mutex);
   int initialized = 0;
   PMPI_Initialized(&initialized);
   if (initialized && g_mpi_ours && !g_app_called_init) {
@@ -319,7 +348,7 @@ FLOPLEDGER_EXPORT int MPI_Init(int *argc, char ***argv) {
 }
 
 FLOPLEDGER_EXPORT int MPI_Finalize(void) {
-  std::lock_guard<std::mutex> lock(g_mutex);
+  std::lock_guard<std::timed_mutex> lock(g_mutex);
   finish(0);
   return PMPI_Finalize();
 }

@@ -43,6 +43,10 @@
 //   --same-shapes      every step makes the calls of step 0 (constant FLOPs per step)
 //   --budget-guard     after every step call flopledger_should_stop() and stop when it says so;
 //                      every rank prints "rank=<r> stopped_after_step=<ledger step>"
+//   --step-sleep-ms N  sleep N ms after each step's barrier (0 to 10000; default 0), so that a
+//                      job lasts long enough to be killed part-way (tests/e2e/test_fault_injection)
+//   --print-steps      every rank prints "rank=<r> completed_step=<s+1>" after each step's
+//                      flopledger_step_end (before the barrier)
 //
 // Output with --print-expected (rank 0 unless noted):
 //   rank=<r> step=<s> flops=<n>           (every rank, every step)
@@ -75,6 +79,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <time.h>
 #include <type_traits>
 #include <vector>
 
@@ -311,7 +316,7 @@ double run_step(int r, int s) {
       stderr,
       "%s: %s\nusage: %s [--steps N] [--no-api] [--eval-every K] [--same-shapes] [--budget-guard] "
       "[--exit-code C [--exit-rank R]] "
-      "[--print-expected]\n",
+      "[--step-sleep-ms N] [--print-steps] [--print-expected]\n",
       argv0, problem, argv0);
   std::exit(2);
 }
@@ -334,7 +339,8 @@ int main(int argc, char **argv) {
   int steps = 5;
   bool use_api = true, print_expected = false, do_exit = false, budget_guard = false;
   int eval_every = 0;
-  bool same_shapes = false;
+  bool same_shapes = false, print_steps = false;
+  long step_sleep_ms = 0;
   int exit_code = 0;
   long exit_rank = -1;
   for (int i = 1; i < argc; ++i) {
@@ -358,6 +364,10 @@ int main(int argc, char **argv) {
           static_cast<int>(parse_long(argv[0], "--eval-every", value("--eval-every"), 1, 1000));
     } else if (arg == "--same-shapes") {
       same_shapes = true;
+    } else if (arg == "--step-sleep-ms") {
+      step_sleep_ms = parse_long(argv[0], "--step-sleep-ms", value("--step-sleep-ms"), 0, 10000);
+    } else if (arg == "--print-steps") {
+      print_steps = true;
     } else if (arg == "--budget-guard") {
       budget_guard = true;
     } else if (arg == "--print-expected") {
@@ -366,7 +376,7 @@ int main(int argc, char **argv) {
       std::printf("usage: %s [--steps N] [--no-api] [--eval-every K] [--same-shapes] "
                   "[--budget-guard] [--exit-code "
                   "C [--exit-rank R]] "
-                  "[--print-expected]\n(see the comment at the top of mpi_gemm.cpp)\n",
+                  "[--step-sleep-ms N] [--print-steps] [--print-expected]\n(see the comment at the top of mpi_gemm.cpp)\n",
                   argv[0]);
       return 0;
     } else {
@@ -422,7 +432,15 @@ int main(int argc, char **argv) {
       if (rc != 0 && s == 0) std::fprintf(stderr, "rank %d: flopledger_step_end -> %d\n", rank, rc);
       if (eval_step && set_phase != nullptr) set_phase(0); // back to FLOPLEDGER_PHASE_TRAIN
     }
+    if (print_steps) {
+      std::printf("rank=%d completed_step=%d\n", rank, s + 1);
+      std::fflush(stdout);
+    }
     MPI_Barrier(MPI_COMM_WORLD);
+    if (step_sleep_ms > 0) {
+      const timespec pause{step_sleep_ms / 1000, (step_sleep_ms % 1000) * 1000000L};
+      nanosleep(&pause, nullptr);
+    }
     if (api && budget_guard && should_stop != nullptr && should_stop() == 1) {
       std::printf("rank=%d stopped_after_step=%" PRIu64 "\n", rank,
                   get_step != nullptr ? get_step() : static_cast<std::uint64_t>(s + 1));
