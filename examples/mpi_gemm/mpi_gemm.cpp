@@ -376,7 +376,8 @@ int main(int argc, char **argv) {
       std::printf("usage: %s [--steps N] [--no-api] [--eval-every K] [--same-shapes] "
                   "[--budget-guard] [--exit-code "
                   "C [--exit-rank R]] "
-                  "[--step-sleep-ms N] [--print-steps] [--print-expected]\n(see the comment at the top of mpi_gemm.cpp)\n",
+                  "[--step-sleep-ms N] [--print-steps] [--print-expected]\n(see the comment at the "
+                  "top of mpi_gemm.cpp)\n",
                   argv[0]);
       return 0;
     } else {
