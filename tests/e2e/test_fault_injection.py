@@ -19,8 +19,11 @@ rank 0's process, another rank's process or mpirun, with SIGKILL or SIGTERM. The
     launcher's SIGKILL came first), never a corrupt file;
   * a resumed job on the same ledger (no kill) is not refused (the dead writer's lock is gone),
     appends a clean segment whose steps continue the numbering, with exact rows.
-Once per run, two live jobs on one ledger: the second is refused the ledger with a clear message
-and the first job's segment stays exact.
+Once per run, fixed cases: two live jobs on one ledger (the second is refused the ledger with a
+clear message and the first job's segment stays exact); SIGTERM to a process without a launcher
+and to every rank at once (the process ends by SIGTERM, the segment is `error` with status 143,
+the rows an exact prefix); a Python program whose own SIGTERM handler replaces the runtime's
+(its handler runs and decides the exit).
 
 Options beyond the usual --build-dir/--source-dir: --trials N (default 20: the CI mode),
 --seed S (default 20261123; printed, so a failing sequence of choices can be replayed).
@@ -163,6 +166,12 @@ def step_flops(ranks):
     return sum(exp["step_flops"][r][0] for r in range(ranks))
 
 
+def superblock_version(path):
+    import h5py
+    with h5py.File(path, "r") as f:
+        return f.id.get_create_plist().get_version()[0]
+
+
 def segment_rows(trace, segment_id):
     return [r for r in trace["steps"] if int(r.get("segment", 0)) == segment_id]
 
@@ -293,7 +302,9 @@ def trial(c, paths, index, rng):
     # Ranks orphaned by a killed mpirun run on; the next job must not meet them.
     reap_leftovers(list(rank_pids.values()) + [launcher], grace=10)
 
-    record["completed"] = completed_steps(stdout, ranks)
+    # mpirun carries the ranks' stdout: once it is SIGKILLed, what they print is lost.
+    if not (target == "mpirun" and sig_name == "SIGKILL"):
+        record["completed"] = completed_steps(stdout, ranks)
     rows = []
     segments_before = 0
     if not os.path.exists(ledger) or os.path.getsize(ledger) == 0:
@@ -314,6 +325,9 @@ def trial(c, paths, index, rng):
         if not c.check(len(segs) == 1, f"{label}: one segment", f"segments: {segs!r}"):
             return record
         segments_before = 1
+        # Default format bounds: superblock version 0, which has no file-consistency flags, so
+        # a killed writer leaves nothing to clear (h5clear) before the next open for writing.
+        c.equal(superblock_version(ledger), 0, f"{label}: superblock version")
         seg = segs[0]
         record["state"] = seg.get("state")
         record["exit_status"] = E.as_int(seg.get("exit_status"))
@@ -394,6 +408,121 @@ def case_two_live_jobs(c, paths):
 
 
 # ------------------------------------------------------------------------------------------------
+# SIGTERM, deterministic cases
+
+
+def wait_for_step(path, step, ranks, timeout=60):
+    """Waits until every rank printed completed_step >= step in the file at `path`."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            done = completed_steps(f.read(), ranks)
+        if done is not None and done >= step:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def check_sigterm_ledger(c, label, ledger, ranks):
+    """A segment ended by the SIGTERM flush: error, status 143, a rank_exit_error event, rows an
+    exact prefix."""
+    trace = E.read_trace(ledger)
+    segs = trace["segments"]
+    c.equal([(E.segment_state_name(s), int(s["exit_status"])) for s in segs], [("error", 143)],
+            f"{label}: the segment is closed as error with status 143")
+    c.check(any(e.get("kind") == "rank_exit_error" for e in trace["events"]),
+            f"{label}: a rank_exit_error event records the leaving round")
+    kept, _ = check_prefix(c, label, segment_rows(trace, 0), step_flops(ranks) if ranks > 1 else
+                           E.mpi_gemm_expected(1, 1)["step_flops"][0][0], 1, 0,
+                           leaving_rows(trace))
+    c.check(kept >= 5, f"{label}: the steps before the signal are recorded ({kept})")
+
+
+def case_sigterm_singleton(c, paths):
+    label = "SIGTERM, one process without a launcher"
+    workdir = c.subdir("sigterm-single")
+    ledger = os.path.join(workdir, "ledger.h5")
+    env = E.base_env({"LD_PRELOAD": paths.runtime, "FLOPLEDGER_LEDGER": ledger,
+                      "FLOPLEDGER_EVERY_STEPS": "1", "FLOPLEDGER_EVERY_SECONDS": "3600",
+                      "FLOPLEDGER_QUIET": "1"})
+    out_path = os.path.join(workdir, "stdout.txt")
+    with open(out_path, "w", encoding="utf-8") as out:
+        proc = subprocess.Popen([paths.mpi_gemm, "--steps", "1000", "--same-shapes",
+                                 "--step-sleep-ms", "20", "--print-steps"], env=env, stdout=out,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+        c.check(wait_for_step(out_path, 5, 1), f"{label}: the program runs")
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    c.equal(proc.returncode, -signal.SIGTERM, f"{label}: the process ends by SIGTERM")
+    check_sigterm_ledger(c, label, ledger, 1)
+
+
+def case_sigterm_every_rank(c, paths):
+    label = "SIGTERM to every rank at once (as srun does)"
+    workdir = c.subdir("sigterm-all")
+    ledger = os.path.join(workdir, "ledger.h5")
+    job, out, err = start_job(paths, 2, ledger, workdir, steps=1000, sleep_ms=20)
+    found = find_job(job.pid, 2)
+    ok = c.check(found is not None and wait_for_step(os.path.join(workdir, "stdout.txt"), 5, 2),
+                 f"{label}: the job runs")
+    if ok:
+        for pid in found[1].values():
+            os.kill(pid, signal.SIGTERM)
+    rc, _, stderr = finish_job(job, out, err, workdir, timeout=60)
+    c.equal(rc, 143, f"{label}: `flopledger run` returns 128 + SIGTERM")
+    if ok:
+        check_sigterm_ledger(c, label, ledger, 2)
+
+
+OWN_HANDLER = r'''
+import signal, sys, time
+import numpy as np
+def on_term(signum, frame):
+    print("own handler ran", flush=True)
+    sys.exit(0)
+signal.signal(signal.SIGTERM, on_term)
+print("rank=0 completed_step=5", flush=True)
+while True:
+    _ = np.ones((30, 20), np.float32) @ np.ones((20, 10), np.float32)
+    time.sleep(0.02)
+'''
+
+
+def case_program_handler(c, paths):
+    label = "a program's own SIGTERM handler replaces the runtime's"
+    workdir = c.subdir("own-handler")
+    ledger = os.path.join(workdir, "ledger.h5")
+    script = os.path.join(workdir, "job.py")
+    with open(script, "w", encoding="utf-8") as f:
+        f.write(OWN_HANDLER)
+    env = E.base_env({"LD_PRELOAD": paths.runtime, "FLOPLEDGER_LEDGER": ledger,
+                      "FLOPLEDGER_EVERY_SECONDS": "0.2", "FLOPLEDGER_QUIET": "1"})
+    out_path = os.path.join(workdir, "stdout.txt")
+    with open(out_path, "w", encoding="utf-8") as out:
+        proc = subprocess.Popen([E.PYTHON, script], env=env, stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+        c.check(wait_for_step(out_path, 5, 1), f"{label}: the program runs")
+        time.sleep(0.5)
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    with open(out_path, encoding="utf-8", errors="replace") as f:
+        text = f.read()
+    c.equal(proc.returncode, 0, f"{label}: the program's handler decides the exit (status 0)")
+    c.check("own handler ran" in text, f"{label}: the program's handler ran", text[-2000:])
+    trace = E.read_trace(ledger)
+    c.equal([E.segment_state_name(s) for s in trace["segments"]], ["clean"],
+            f"{label}: its normal exit closes the segment clean")
+
+
+# ------------------------------------------------------------------------------------------------
 
 
 def summary(records):
@@ -433,6 +562,9 @@ def main():
           f"{args.seed} --trials {args.trials})", flush=True)
     rng = random.Random(args.seed)
     case_two_live_jobs(c, paths)
+    case_sigterm_singleton(c, paths)
+    case_sigterm_every_rank(c, paths)
+    case_program_handler(c, paths)
     records = []
     for i in range(args.trials):
         records.append(trial(c, paths, i, rng))
