@@ -5,7 +5,9 @@ exact prefix of the steps, marks the segment as not cleanly closed, and takes th
 Each trial starts `flopledger run -n R` (R = 2 or 3) of
     mpi_gemm --steps 40 --same-shapes --step-sleep-ms 30 --print-steps
 with --every-steps 1 (a row per step), waits a random moment, and kills one random target:
-rank 0's process, another rank's process or mpirun, with SIGKILL or SIGTERM. Then:
+rank 0's process, another rank's process or mpirun, with SIGKILL or SIGTERM (85% of the trials
+0-1.4 s after rank 0 created the ledger, 15% 0-0.4 s after the rank processes appeared, during
+start-up). Then:
   * `flopledger report --json` reads the ledger (exit 0) and h5py opens it;
   * the first segment's rows are an exact prefix of an unkilled run: row i covers step i + 1
     with exactly the per-step FLOPs of every rank (e2e_common's mpi_gemm formulas), and
@@ -274,14 +276,19 @@ def trial(c, paths, index, rng):
     ranks = rng.choice((2, 3))
     target = rng.choice(TARGETS)
     sig_name = rng.choice(sorted(SIGNALS))
-    delay = round(rng.uniform(0.0, 1.6), 3)
-    label = f"trial {index} ({ranks} ranks, {sig_name} {target} after {delay:.2f} s)"
+    # Most kills land while the job runs (the delay counts from the moment rank 0 created the
+    # ledger); some during start-up (from the moment every rank process exists).
+    during_startup = rng.random() < 0.15
+    delay = round(rng.uniform(0.0, 0.4) if during_startup else rng.uniform(0.0, 1.4), 3)
+    other = rng.randrange(1, ranks)
+    origin = "start" if during_startup else "ledger"
+    label = f"trial {index} ({ranks} ranks, {sig_name} {target} {delay:.2f} s after {origin})"
     workdir = c.subdir(f"trial{index:03d}")
     ledger = os.path.join(workdir, "ledger.h5")
     per_step = step_flops(ranks)
     record = {"trial": index, "ranks": ranks, "target": target, "signal": sig_name,
-              "delay": delay, "kept": None, "completed": None, "lost": None, "state": "?",
-              "exit_status": None, "partial_row": False, "rc": None, "ok": False}
+              "origin": origin, "delay": delay, "kept": None, "completed": None, "lost": None,
+              "state": "?", "exit_status": None, "partial_row": False, "rc": None, "ok": False}
     failed_before = c.failed
 
     job, out, err = start_job(paths, ranks, ledger, workdir)
@@ -290,9 +297,13 @@ def trial(c, paths, index, rng):
         finish_job(job, out, err, workdir, timeout=1)
         return record
     launcher, rank_pids = found
+    if not during_startup:
+        deadline = time.time() + 60
+        while time.time() < deadline and job.poll() is None and not (
+                os.path.exists(ledger) and os.path.getsize(ledger) > 0):
+            time.sleep(0.01)
     time.sleep(delay)
-    victim = {"rank0": rank_pids[0], "other_rank": rank_pids[rng.randrange(1, ranks)],
-              "mpirun": launcher}[target]
+    victim = {"rank0": rank_pids[0], "other_rank": rank_pids[other], "mpirun": launcher}[target]
     try:
         os.kill(victim, SIGNALS[sig_name])
     except ProcessLookupError:
@@ -527,14 +538,15 @@ def case_program_handler(c, paths):
 
 def summary(records):
     print("\nfault injection summary", flush=True)
-    header = (f"{'trial':>5} {'R':>1} {'target':<10} {'signal':<7} {'delay':>5} {'rc':>4} "
+    header = (f"{'trial':>5} {'R':>1} {'target':<10} {'signal':<7} {'after':<6} {'delay':>5} "
+              f"{'rc':>4} "
               f"{'kept':>4} {'done':>4} {'lost':>4} {'state':<10} {'exit':>4} {'partial':<7} ok")
     print(header)
     for r in records:
         def show(v):
             return "-" if v is None else str(v)
         print(f"{r['trial']:>5} {r['ranks']:>1} {r['target']:<10} {r['signal']:<7} "
-              f"{r['delay']:>5.2f} {show(r['rc']):>4} {show(r['kept']):>4} "
+              f"{r['origin']:<6} {r['delay']:>5.2f} {show(r['rc']):>4} {show(r['kept']):>4} "
               f"{show(r['completed']):>4} {show(r['lost']):>4} {str(r['state']):<10} "
               f"{show(r['exit_status']):>4} {str(r['partial_row']):<7} "
               f"{'yes' if r['ok'] else 'NO'}")
