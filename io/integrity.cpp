@@ -1,11 +1,13 @@
 #include "io/integrity.hpp"
 
+#include <hdf5.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
 #include <cstring>
 #include <fstream>
 #include <iterator>
+#include <type_traits>
 #include <vector>
 
 #include "io/hdf5_util.hpp"
@@ -152,7 +154,9 @@ Digest chain_hash(const IntegrityKey &key, std::string_view data) {
   return out;
 }
 
-std::string canonical_row(hid_t memory_type, const void *record) {
+static_assert(std::is_same<hid_t, std::int64_t>::value, "canonical_row takes an hid_t");
+
+std::string canonical_row(std::int64_t memory_type, const void *record) {
   std::string out;
   const auto *base = static_cast<const unsigned char *>(record);
   const int members = H5Tget_nmembers(memory_type);

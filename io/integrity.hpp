@@ -1,8 +1,8 @@
 // The integrity chain of a trace (format 1.2, docs/trace-format.md "Integrity chain"): the
 // canonical bytes of rows and of the header, and the SHA-256 / HMAC-SHA256 that links them.
+// The runtime includes this header (through io/trace.hpp) without linking io/: IntegrityKey is a
+// plain struct it fills and hands to the trace plugin.
 #pragma once
-
-#include <hdf5.h>
 
 #include <array>
 #include <cstdint>
@@ -49,7 +49,8 @@ Digest chain_hash(const IntegrityKey &key, std::string_view data);
 /// doubles: the IEEE-754 bits as a little-endian uint64; arrays: their elements in order;
 /// fixed-length strings: the length up to the first NUL as a little-endian uint32, then every
 /// byte of the field (padding included, so that no stored byte escapes the hash).
-std::string canonical_row(hid_t memory_type, const void *record);
+/// (`memory_type` is an hid_t; this header stays free of HDF5 for the runtime's sake.)
+std::string canonical_row(std::int64_t memory_type, const void *record);
 
 /// The canonical bytes of the header: format tag, rule set name, rule set text, original
 /// compute (decimal or "unknown"), systemic flag (1 byte), base model, created time; each string

@@ -553,8 +553,8 @@ u128 TraceWriter::replica_tokens_total() const {
 }
 std::string TraceWriter::chain_head() const {
   const Impl &m = *impl_;
-  return to_hex(detail::chain_head(m.key, m.step_head, m.segment_head, m.event_head,
-                                   m.environment_head));
+  return to_hex(
+      detail::chain_head(m.key, m.step_head, m.segment_head, m.event_head, m.environment_head));
 }
 const std::string &TraceWriter::error() const {
   return impl_->error;

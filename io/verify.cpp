@@ -55,8 +55,8 @@ public:
       : key_(key), enabled_(enabled), previous_(genesis) {}
 
   /// False (and `problem` set) when row `index`'s stored hash is not the recomputed one.
-  bool next(hid_t memory_type, const void *record, const char *stored_hex,
-            const std::string &what, std::string &problem) {
+  bool next(hid_t memory_type, const void *record, const char *stored_hex, const std::string &what,
+            std::string &problem) {
     if (!enabled_) return true;
     const Digest computed = link(key_, previous_, canonical_row(memory_type, record));
     const std::string stored(stored_hex, strnlen(stored_hex, FLOPLEDGER_HASH_LEN));
@@ -184,7 +184,8 @@ bool verify_trace(const std::string &path, const IntegrityKey &given_key, Verify
         event_problems.push_back(problem);
       std::string parse_error;
       event_ok[i] = from_record(event_records[i], i, events[i], parse_error);
-      if (!event_ok[i]) event_problems.push_back(what + ": " + parse_error);
+      if (!event_ok[i])
+        event_problems.push_back(what + ": " + parse_error);
       else if (events[i].row > steps.size())
         event_problems.push_back(what + " ('" + events[i].kind + "') refers to step row " +
                                  std::to_string(events[i].row) + " but the ledger has " +
@@ -217,9 +218,9 @@ bool verify_trace(const std::string &path, const IntegrityKey &given_key, Verify
         segment_problems.push_back(what + ": segment id " + std::to_string(s.id) + ", expected " +
                                    std::to_string(j) + " (segments out of order or missing)");
       if (s.first_row != expected_first)
-        segment_problems.push_back(what + " (segment " + std::to_string(s.id) +
-                                   "): first_row " + std::to_string(s.first_row) +
-                                   ", expected " + std::to_string(expected_first) +
+        segment_problems.push_back(what + " (segment " + std::to_string(s.id) + "): first_row " +
+                                   std::to_string(s.first_row) + ", expected " +
+                                   std::to_string(expected_first) +
                                    " (the rows of the segments before it)");
       expected_first = s.first_row + s.rows;
       const std::string job = s.job_id.empty() ? "" : " (job " + s.job_id + ")";
@@ -230,8 +231,8 @@ bool verify_trace(const std::string &path, const IntegrityKey &given_key, Verify
                             std::to_string(s.rows) + " rows are checked as recorded");
       else if (s.state == FLOPLEDGER_SEGMENT_ERROR)
         out.notes.push_back("segment " + std::to_string(s.id) + job +
-                            " ended with an error (exit status " +
-                            std::to_string(s.exit_status) + ")");
+                            " ended with an error (exit status " + std::to_string(s.exit_status) +
+                            ")");
     }
     if (expected_first != steps.size() && segment_problems.empty())
       segment_problems.push_back("segments: their row counts add up to " +
@@ -277,16 +278,16 @@ bool verify_trace(const std::string &path, const IntegrityKey &given_key, Verify
       if (any_row && new_segment && row.period.step_first < last_step) {
         bool explained = false;
         for (std::size_t e = 0; e < events.size() && owner != nullptr; ++e)
-          explained = explained ||
-                      (event_ok[e] &&
-                       (events[e].kind == "step_set" || events[e].kind == "steps_repeated") &&
-                       events[e].row >= owner->first_row &&
-                       events[e].row <= owner->first_row + owner->rows);
+          explained =
+              explained || (event_ok[e] &&
+                            (events[e].kind == "step_set" || events[e].kind == "steps_repeated") &&
+                            events[e].row >= owner->first_row &&
+                            events[e].row <= owner->first_row + owner->rows);
         if (!explained)
-          step_problems.push_back(
-              what + ": segment " + std::to_string(row.segment) + " starts at step " +
-              std::to_string(row.period.step_first) + ", below the ledger's step " +
-              std::to_string(last_step) + ", and no step_set/steps_repeated event explains it");
+          step_problems.push_back(what + ": segment " + std::to_string(row.segment) +
+                                  " starts at step " + std::to_string(row.period.step_first) +
+                                  ", below the ledger's step " + std::to_string(last_step) +
+                                  ", and no step_set/steps_repeated event explains it");
       }
       any_row = true;
       previous_segment = row.segment;
@@ -320,8 +321,7 @@ bool verify_trace(const std::string &path, const IntegrityKey &given_key, Verify
           {"cumulative_analytic", row.cumulative_analytic, row.analytic_flops, &totals.analytic},
           {"cumulative_aws", row.cumulative_aws, row.aws_flops, &totals.aws},
           {"cumulative_hf", row.cumulative_hf, row.hf_flops, &totals.hf},
-          {"cumulative_hardware", row.cumulative_hardware, row.hardware_flops,
-           &totals.hardware}};
+          {"cumulative_hardware", row.cumulative_hardware, row.hardware_flops, &totals.hardware}};
       for (const Running &r : running) {
         const u128 expected = saturating(*r.total, r.period);
         if (r.stored == expected || (gap && r.stored > expected)) {
@@ -344,8 +344,7 @@ bool verify_trace(const std::string &path, const IntegrityKey &given_key, Verify
     for (std::size_t i = 0; i < environment.size(); ++i) {
       const std::string what = "environment row " + std::to_string(i);
       std::string problem;
-      if (!walk.next(types.environment.get(), &environment[i], environment[i].hash, what,
-                     problem))
+      if (!walk.next(types.environment.get(), &environment[i], environment[i].hash, what, problem))
         environment_problems.push_back(problem);
       if (environment[i].segment >= segments.size())
         environment_problems.push_back(what + ": names segment " +
@@ -365,8 +364,7 @@ bool verify_trace(const std::string &path, const IntegrityKey &given_key, Verify
                                " from the last row of each chain");
   }
   for (auto *section :
-       {&step_problems, &segment_problems, &event_problems, &environment_problems,
-        &chain_problems})
+       {&step_problems, &segment_problems, &event_problems, &environment_problems, &chain_problems})
     out.problems.insert(out.problems.end(), section->begin(), section->end());
   if (check_chain) {
     bool broken = !chain_problems.empty();
@@ -379,9 +377,8 @@ bool verify_trace(const std::string &path, const IntegrityKey &given_key, Verify
 
 std::string verify_text(const VerifyResult &r) {
   std::string out;
-  out += r.path + ": format " + r.format_version + ", " + std::to_string(r.steps) +
-         " step rows, " + std::to_string(r.segments) + " segments, " + std::to_string(r.events) +
-         " events\n";
+  out += r.path + ": format " + r.format_version + ", " + std::to_string(r.steps) + " step rows, " +
+         std::to_string(r.segments) + " segments, " + std::to_string(r.events) + " events\n";
   out += "chain: " + std::string(chain_check_name(r.chain));
   if (!r.chain_mode.empty()) out += " (" + r.chain_mode + ")";
   if (!r.hmac_key_id.empty()) out += ", key id " + r.hmac_key_id;

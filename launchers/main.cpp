@@ -31,8 +31,8 @@ const char *const kUsage =
 int main(int argc, char **argv) {
   using namespace flopledger::cli;
   const std::map<std::string, int (*)(const Args &)> commands = {
-      {"run", run_command},          {"exec", exec_command},   {"report", report_command},
-      {"status", status_command},    {"merge", merge_command}, {"export", export_command},
+      {"run", run_command},           {"exec", exec_command},    {"report", report_command},
+      {"status", status_command},     {"merge", merge_command},  {"export", export_command},
       {"evaluate", evaluate_command}, {"verify", verify_command}};
   if (argc < 2) {
     std::cerr << kUsage;

@@ -238,7 +238,7 @@ void Meter::open_ledger() {
   header.config = describe(config_);
   header.rule_set_text = config_.rules.text;
   std::string error;
-  sink_ = open_trace(config_.ledger, header, error);
+  sink_ = open_trace(config_.ledger, header, io::IntegrityKey{config_.hmac_key}, error);
   if (!sink_) {
     log_line("ERROR: cannot write the ledger %s: %s", config_.ledger.c_str(), error.c_str());
     log_line("ERROR: metering goes on and the verdict is printed, but this job's compute is NOT "
@@ -835,10 +835,13 @@ void Meter::print_summary() {
                          : "not available (no model declared)",
            any_hardware_ ? (to_sci2(cumulative_hardware_) + " FLOP").c_str()
                          : "not applicable (no device peak known)");
-  if (ledger_written_)
+  if (ledger_written_) {
     log_line("ledger: %s  (read it with: flopledger report %s)", config_.ledger.c_str(),
              config_.ledger.c_str());
-  else
+    // Anchor this outside the ledger (job log, ticket): docs/integrity.md.
+    log_line("ledger chain head (%s): %s", config_.hmac_key.empty() ? "sha256" : "hmac-sha256",
+             sink_->chain_head().c_str());
+  } else
     log_line("ledger: NONE - %s could not be written (see the error above); this job's compute "
              "is not recorded",
              config_.ledger.c_str());

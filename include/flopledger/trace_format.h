@@ -21,7 +21,7 @@
 #define FLOPLEDGER_ATTR_PHASE_NAMES "phase_names"
 #define FLOPLEDGER_ATTR_SOURCE_NAMES "source_names"
 #define FLOPLEDGER_ATTR_RULE_SET_TEXT "rule_set_text" /* 1.1: the rule set's source text */
-#define FLOPLEDGER_ATTR_CHAIN_MODE "chain_mode"   /* 1.2: "sha256" or "hmac-sha256" */
+#define FLOPLEDGER_ATTR_CHAIN_MODE "chain_mode"       /* 1.2: "sha256" or "hmac-sha256" */
 #define FLOPLEDGER_ATTR_CHAIN_HEAD "chain_head"   /* 1.2: 64 hex digits, hash of the chain heads */
 #define FLOPLEDGER_ATTR_HMAC_KEY_ID "hmac_key_id" /* 1.2, hmac-sha256 only: 16 hex digits */
 

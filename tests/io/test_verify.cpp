@@ -219,8 +219,8 @@ TEST_CASE("verify: an edited event and an edited chain head are detected") {
       H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
       const hid_t file = H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
       H5Adelete(file, FLOPLEDGER_ATTR_CHAIN_HEAD);
-      REQUIRE(detail::write_string_attribute(file, FLOPLEDGER_ATTR_CHAIN_HEAD,
-                                             std::string(64, 'a')));
+      REQUIRE(
+          detail::write_string_attribute(file, FLOPLEDGER_ATTR_CHAIN_HEAD, std::string(64, 'a')));
       H5Fclose(file);
     }
     const VerifyResult result = verify(path);
