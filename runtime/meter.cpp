@@ -144,6 +144,7 @@ private:
   std::unique_ptr<TraceSink> sink_;
   bool sink_failed_reported_ = false;
   bool ledger_written_ = false; ///< the ledger was opened and its segment begun
+  std::string chain_head_;      ///< the ledger's chain head when the segment ended
   std::uint32_t segment_id_ = 0;
   std::uint64_t next_row_ = 0;
   std::uint64_t segment_rows_ = 0;
@@ -815,6 +816,7 @@ void Meter::end_segment(int exit_status) {
                           status))
     log_line("ERROR: cannot close the job segment in %s: %s", config_.ledger.c_str(),
              sink_->error().c_str());
+  chain_head_ = sink_->chain_head();
   sink_.reset();
 }
 
@@ -839,8 +841,9 @@ void Meter::print_summary() {
     log_line("ledger: %s  (read it with: flopledger report %s)", config_.ledger.c_str(),
              config_.ledger.c_str());
     // Anchor this outside the ledger (job log, ticket): docs/integrity.md.
-    log_line("ledger chain head (%s): %s", config_.hmac_key.empty() ? "sha256" : "hmac-sha256",
-             sink_->chain_head().c_str());
+    if (!chain_head_.empty())
+      log_line("ledger chain head (%s): %s", config_.hmac_key.empty() ? "sha256" : "hmac-sha256",
+               chain_head_.c_str());
   } else
     log_line("ledger: NONE - %s could not be written (see the error above); this job's compute "
              "is not recorded",

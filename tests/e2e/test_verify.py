@@ -67,7 +67,7 @@ def main():
     # A two-job ledger.
     ledger = c.path("plain", "ledger.h5")
     job(c, paths, args, ledger, "job 1 (plain sha256 chain)")
-    job(c, paths, args, ledger, "job 2, appended to the same ledger")
+    second = job(c, paths, args, ledger, "job 2, appended to the same ledger")
     res = verify(paths, ledger)
     c.equal(res.rc, 0, "an untouched two-job ledger verifies")
     c.check("chain: verified (sha256)" in res.stdout, "verify says the sha256 chain verified",
@@ -76,6 +76,8 @@ def main():
     c.equal(doc.get("chain"), "verified", "verify --json: chain")
     head = doc.get("chain_head", "")
     c.equal(len(head), 64, "verify --json: the head is 64 hex digits")
+    c.check(f"ledger chain head (sha256): {head}" in second.output,
+            "rank 0 prints the head at the end of the job (to anchor it)", second.tail())
     rep = E.run([paths.cli, "report", ledger, "--json"], timeout=60)
     c.equal(json.loads(rep.stdout).get("chain_head") if rep.rc == 0 else None, head,
             "report --json shows the same head")
