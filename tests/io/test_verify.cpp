@@ -10,6 +10,7 @@
 
 #include "fixtures.hpp"
 #include "io/hdf5_util.hpp"
+#include "io/merge.hpp"
 #include "io/trace_schema.hpp"
 #include "io/verify.hpp"
 
@@ -321,4 +322,86 @@ TEST_CASE("verify: a key file shorter than 16 bytes is refused, naming the file"
   CHECK(error.find(path) != std::string::npos);
   CHECK(error.find("short") == error.find(path) + path.find("short"));
   CHECK(load_integrity_key(dir.file("missing.key"), key, error) == false);
+}
+
+TEST_CASE("verify: a format 1.1 file has no chain; the rest is still checked") {
+  TempDir dir;
+  const std::string path = dir.file("ledger.h5");
+  write_known_ledger(path);
+  {
+    H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+    const hid_t file = H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+    REQUIRE(file >= 0);
+    const std::uint32_t minor = 1;
+    const hid_t attribute = H5Aopen(file, FLOPLEDGER_ATTR_FORMAT_MINOR, H5P_DEFAULT);
+    REQUIRE(H5Awrite(attribute, H5T_NATIVE_UINT32, &minor) >= 0);
+    H5Aclose(attribute);
+    H5Fclose(file);
+  }
+  VerifyResult result = verify(path);
+  CHECK_MESSAGE(result.problems.empty(), first_problem(result));
+  CHECK(result.chain == ChainCheck::NotAvailable);
+  CHECK(result.exit_status() == 0);
+  CHECK(verify_text(result).find("tamper evidence is not available") != std::string::npos);
+  {
+    RawRows rows(path, FLOPLEDGER_DSET_STEPS);
+    rows.erase(4);
+    rows.store();
+  }
+  result = verify(path);
+  CHECK(result.exit_status() == 1);
+  CHECK(first_problem(result).rfind("segments: their row counts add up to 5", 0) == 0);
+}
+
+TEST_CASE("verify: step numbering across segments, and cumulative gaps with their event") {
+  TempDir dir;
+  const std::string path = dir.file("ledger.h5");
+  std::string error;
+  auto writer = TraceWriter::open(path, make_header(), error);
+  REQUIRE_MESSAGE(writer, error);
+  u128 counted = 0, modification = 0;
+  REQUIRE(writer->begin_segment(make_segment(0, "1", 2)));
+  for (std::uint64_t row = 0; row < 3; ++row)
+    REQUIRE(writer->append(make_row(row, 0, false, counted, modification)));
+  REQUIRE(writer->end_segment(1752825700.0, FLOPLEDGER_SEGMENT_CLEAN, 0));
+  // A restart from a checkpoint: its steps go back, and its event says so.
+  REQUIRE(writer->begin_segment(make_segment(1, "2", 2)));
+  StepRow again = make_row(3, 1, false, counted, modification);
+  again.period.step_first = 5;
+  again.period.step_last = 6;
+  REQUIRE(writer->add_event({3, 1752829300.0, "steps_repeated", "resumed at step 5", 5, 0}));
+  REQUIRE(writer->append(again));
+  // A period whose row was lost: the totals run ahead, with a cumulative_gap event.
+  StepRow ahead = make_row(4, 1, false, counted, modification);
+  counted += 1000;
+  ahead.cumulative_counted = counted;
+  REQUIRE(writer->append(ahead));
+  REQUIRE(writer->end_segment(1752829400.0, FLOPLEDGER_SEGMENT_CLEAN, 0));
+  // A third job whose steps go back with no event to say why.
+  REQUIRE(writer->begin_segment(make_segment(2, "3", 2)));
+  StepRow back = make_row(5, 2, false, counted, modification);
+  back.period.step_first = 1;
+  back.period.step_last = 2;
+  REQUIRE(writer->append(back));
+  REQUIRE(writer->end_segment(1752829500.0, FLOPLEDGER_SEGMENT_CLEAN, 0));
+  writer.reset();
+  const VerifyResult result = verify(path);
+  REQUIRE(result.problems.size() == 1);
+  CHECK(first_problem(result).rfind("steps row 5: segment 2 starts at step 1", 0) == 0);
+  CHECK(result.chain == ChainCheck::Verified);
+}
+
+TEST_CASE("verify: a merged ledger gets a chain, keyed when merge is given a key") {
+  TempDir dir;
+  const std::string input = dir.file("in.h5"), output = dir.file("out.h5");
+  write_known_ledger(input);
+  MergeOptions options;
+  options.key = key_of("merge key, 16 bytes or more");
+  MergeSummary summary;
+  std::string error;
+  REQUIRE_MESSAGE(merge_ledgers({input}, output, options, summary, error), error);
+  const VerifyResult result = verify(output, options.key);
+  CHECK_MESSAGE(result.problems.empty(), first_problem(result));
+  CHECK(result.chain == ChainCheck::Verified);
+  CHECK(result.chain_mode == "hmac-sha256");
 }
