@@ -2,6 +2,7 @@
 
 #include <hdf5.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <set>
@@ -243,6 +244,11 @@ bool verify_trace(const std::string &path, const IntegrityKey &given_key, Verify
 
   // Steps: chain, numbering, segment membership, step continuity, running totals.
   Digest step_head{};
+  std::vector<const Segment *> by_first_row;
+  for (const Segment &s : segments)
+    by_first_row.push_back(&s);
+  std::stable_sort(by_first_row.begin(), by_first_row.end(),
+                   [](const Segment *a, const Segment *b) { return a->first_row < b->first_row; });
   {
     ChainWalk walk(key, check_chain, genesis(FLOPLEDGER_DSET_STEPS));
     Totals totals;
@@ -265,8 +271,11 @@ bool verify_trace(const std::string &path, const IntegrityKey &given_key, Verify
       }
       // The segment that, by the segments table, holds this row.
       const Segment *owner = nullptr;
-      for (const Segment &s : segments)
-        if (i >= s.first_row && i < s.first_row + s.rows) owner = &s;
+      auto after =
+          std::upper_bound(by_first_row.begin(), by_first_row.end(), i,
+                           [](std::uint64_t r, const Segment *s) { return r < s->first_row; });
+      if (after != by_first_row.begin() && i - (*(after - 1))->first_row < (*(after - 1))->rows)
+        owner = *(after - 1);
       if (owner != nullptr && owner->id != row.segment)
         step_problems.push_back(what + ": names segment " + std::to_string(row.segment) +
                                 " but lies in the rows of segment " + std::to_string(owner->id));
