@@ -172,6 +172,24 @@ std::optional<std::string> apply_model(const std::string &value, Config &config)
   return std::nullopt;
 }
 
+/// Fewest bytes an HMAC key file may hold (io/integrity.hpp kMinKeyBytes).
+constexpr std::size_t kMinHmacKeyBytes = 16;
+
+std::optional<std::string> apply_hmac_key_file(const std::string &value, Config &config) {
+  config.hmac_key_file.clear();
+  config.hmac_key.clear();
+  if (value.empty()) return std::nullopt;
+  std::string bytes;
+  if (auto problem = read_small_file(value, bytes))
+    return "expected a readable key file (" + *problem + ")";
+  if (bytes.size() < kMinHmacKeyBytes)
+    return "expected a key file of at least " + std::to_string(kMinHmacKeyBytes) +
+           " bytes; it holds " + std::to_string(bytes.size());
+  config.hmac_key_file = value;
+  config.hmac_key = std::move(bytes);
+  return std::nullopt;
+}
+
 std::optional<std::string> apply_budget(const std::string &value, Config &config) {
   if (value.empty()) {
     config.budget_text.clear();
@@ -332,6 +350,10 @@ const std::vector<Setting> &settings() {
       {"HARDWARE_UTILIZATION",
        "utilisation of the peak for the hardware estimate, (0, 1]; 0: unknown", apply_utilization,
        [](const Config &c) { return format_seconds(c.hardware_utilization); }},
+      {"HMAC_KEY_FILE",
+       "file whose bytes (at least 16) key the ledger's hash chain (HMAC-SHA256); empty: plain "
+       "SHA-256. The key itself is never printed nor stored",
+       apply_hmac_key_file, [](const Config &c) { return c.hmac_key_file; }},
   };
   return table;
 }

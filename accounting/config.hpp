@@ -39,6 +39,8 @@ struct Config {
   int stop_signal = 0;              ///< STOP_SIGNAL: signal raised on a budget stop (0: none)
   u128 hardware_peak_flops = 0;     ///< HARDWARE_PEAK_FLOPS: per device FLOP/s (0: unknown)
   double hardware_utilization = 0;  ///< HARDWARE_UTILIZATION: fraction of peak, (0, 1]
+  std::string hmac_key_file;        ///< HMAC_KEY_FILE: key of the ledger's keyed chain ("": none)
+  std::string hmac_key;             ///< its bytes (never printed nor stored in the ledger)
 };
 
 /// One configuration problem, already phrased for people.

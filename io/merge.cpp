@@ -339,6 +339,7 @@ struct MergeWriter {
   const RuleSet &rules;
   MergeSummary &summary;
   std::string &error;
+  const IntegrityKey &key; ///< the output's chain key
 
   bool write(const std::string &temporary, const TraceHeader &header, double now);
 };
@@ -442,7 +443,7 @@ bool merge_ledgers(const std::vector<std::string> &paths, const std::string &out
   const std::string temporary = output + ".merging-" + std::to_string(::getpid());
   fs::remove(temporary, ec);
   const double now = options.now != 0 ? options.now : current_time();
-  MergeWriter writer{inputs, order, *rules, summary, error};
+  MergeWriter writer{inputs, order, *rules, summary, error, options.key};
   if (!writer.write(temporary, header, now) ||
       !install_output(temporary, output, options.force, error)) {
     fs::remove(temporary, ec);
@@ -454,7 +455,7 @@ bool merge_ledgers(const std::vector<std::string> &paths, const std::string &out
 namespace {
 
 bool MergeWriter::write(const std::string &temporary, const TraceHeader &header, double now) {
-  auto out = TraceWriter::open(temporary, header, error);
+  auto out = TraceWriter::open(temporary, header, error, key);
   if (!out) return false;
 
   // Per input: its segment index -> position in the merged order.

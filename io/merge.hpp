@@ -15,6 +15,7 @@ struct MergeOptions {
   bool force = false;            ///< replace an existing output file (never one of the inputs)
   bool allow_concurrent = false; ///< accept segments of different inputs that overlap in time
   double now = 0;                ///< time of the provenance events; 0: the current time
+  IntegrityKey key;              ///< the output's chain key (empty: the sha256 chain)
 };
 
 /// What one input contributed.

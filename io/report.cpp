@@ -315,7 +315,9 @@ std::string report_json(const Report &report) {
       .field("original_flops",
              h.original.compute_known ? to_decimal(h.original.training_flops) : "unknown")
       .field("original_systemic_risk", h.original.systemic_risk)
-      .field("rule_set", h.rule_set);
+      .field("rule_set", h.rule_set)
+      .field("chain_mode", h.chain_mode.empty() ? "none" : h.chain_mode)
+      .field("chain_head", h.chain_head);
   if (report.rules != nullptr)
     json.field("rule_set_title", report.rules->title)
         .field("rule_set_citation", report.rules->citation);
@@ -421,7 +423,13 @@ std::string report_text(const Report &report) {
   out << "Steps: " << report.steps << "   Tokens: " << to_decimal(report.tokens)
       << "   Ranks: " << report.ranks << "   Rows: " << trace.rows.size() << "\n";
   out << "Trace format " << h.format_major << "." << h.format_minor << ", written by flopledger "
-      << h.writer_version << ", created " << h.created_utc << "\n\n";
+      << h.writer_version << ", created " << h.created_utc << "\n";
+  if (h.chain_mode.empty())
+    out << "Chain: none (format " << h.format_major << "." << h.format_minor
+        << " has no tamper evidence)\n\n";
+  else
+    out << "Chain: " << h.chain_mode << ", head " << h.chain_head
+        << " (check with `flopledger verify`)\n\n";
   text_segments(out, trace);
   text_events(out, trace);
   return out.str();

@@ -269,6 +269,11 @@ DocSection configuration_section(const Audit &a) {
   s.blocks.push_back(paragraph("Trace format " + std::to_string(h.format_major) + "." +
                                std::to_string(h.format_minor) + ", written by flopledger " +
                                h.writer_version + ", created " + h.created_utc + "."));
+  s.blocks.push_back(
+      paragraph(h.chain_mode.empty()
+                    ? std::string("Integrity chain: none (this format has no tamper evidence).")
+                    : "Integrity chain: " + h.chain_mode + ", head hash " + h.chain_head +
+                          " (check with flopledger verify; docs/integrity.md)."));
   return s;
 }
 

@@ -13,6 +13,7 @@
 #include "accounting/period.hpp"
 #include "accounting/rules.hpp"
 #include "flopledger/trace_format.h"
+#include "io/integrity.hpp"
 
 namespace flopledger::io {
 
@@ -27,6 +28,10 @@ struct TraceHeader {
   std::string base_model;
   std::vector<std::pair<std::string, std::string>> config; ///< effective configuration
   std::string rule_set_text; ///< the rule set's full source text (format 1.1; "" in 1.0 files)
+  // Format 1.2, filled by read_trace and ignored by TraceWriter::open (the writer computes them).
+  std::string chain_mode;  ///< "sha256" or "hmac-sha256"; "" in 1.0 and 1.1 files
+  std::string chain_head;  ///< 64 hex digits: the hash over the chain heads at the last flush
+  std::string hmac_key_id; ///< hmac-sha256 only: first 16 hex digits of SHA-256 of the key
 };
 
 /// One job (or restart) that wrote into the ledger.
@@ -127,8 +132,11 @@ public:
   /// (compute and systemic flag) as `header`; otherwise nullptr and `error` says why. One writer
   /// per ledger at a time: a second one is refused (the writer locks the file itself, because
   /// HDF5's own file locking is off so that live readers never block it).
+  /// `key`: empty for the SHA-256 chain, else the HMAC-SHA256 key of the chain. An existing
+  /// ledger must have been written in the same mode with the same key (its hmac_key_id).
   static std::unique_ptr<TraceWriter> open(const std::string &path, const TraceHeader &header,
-                                           std::string &error);
+                                           std::string &error,
+                                           const IntegrityKey &key = IntegrityKey{});
 
   /// Totals and numbering carried over from the rows already in the file (0 for a new file).
   std::uint64_t next_row() const;
@@ -161,6 +169,8 @@ public:
   /// Each row is checked and written as append() does (numbered from next_row(), naming
   /// segment.id). On failure the rows before the failing one stay written.
   bool copy_segment(const Segment &segment, const std::vector<StepRow> &rows);
+  /// The chain head as written at the last flush (64 hex digits).
+  std::string chain_head() const;
   /// Closes the file (also done by the destructor).
   bool close();
 

@@ -124,6 +124,20 @@ ReadFailure read_header(hid_t file, const std::string &path, TraceHeader &header
             FLOPLEDGER_ATTR_RULE_SET_TEXT + "'";
     return ReadFailure::Final;
   }
+  if (minor >= 2) {
+    if (read_string_attribute(file, FLOPLEDGER_ATTR_CHAIN_MODE, header.chain_mode) != 0 ||
+        read_string_attribute(file, FLOPLEDGER_ATTR_CHAIN_HEAD, header.chain_head) != 0) {
+      error = path + ": damaged flopledger trace: missing or unreadable string root attributes '" +
+              FLOPLEDGER_ATTR_CHAIN_MODE + "' and '" + FLOPLEDGER_ATTR_CHAIN_HEAD + "'";
+      return ReadFailure::Retryable; // a file being created has them an instant later
+    }
+    if (header.chain_mode == "hmac-sha256" &&
+        read_string_attribute(file, FLOPLEDGER_ATTR_HMAC_KEY_ID, header.hmac_key_id) != 0) {
+      error = path + ": damaged flopledger trace: missing or unreadable string root attribute '" +
+              FLOPLEDGER_ATTR_HMAC_KEY_ID + "'";
+      return ReadFailure::Final;
+    }
+  }
 
   // The count columns are arrays in tag order: a file with another order cannot be read as is.
   const std::string expected[3] = {join_names(kPrecisionNames), join_names(kPhaseNames),
@@ -180,7 +194,7 @@ ReadFailure open_dataset(hid_t file, const std::string &path, std::uint32_t mino
         error = failed(path, "building the row type of dataset '" + std::string(name) + "'");
         return ReadFailure::Final;
       }
-    } else if (minor >= 1 || !added_in_1_1(name, field_name)) {
+    } else if (minor >= added_in_minor(name, field_name)) {
       error = path + ": damaged flopledger trace: dataset '" + name + "' has no field '" +
               field_name + "'";
       return ReadFailure::Final;
@@ -199,13 +213,13 @@ ReadFailure open_datasets(hid_t file, const std::string &path, std::uint32_t min
                                d.step_rows, &d.step_type, error);
   if (f == ReadFailure::None)
     f = open_dataset(file, path, minor, FLOPLEDGER_DSET_SEGMENTS, types.segment.get(), d.segments,
-                     d.segment_rows, nullptr, error);
+                     d.segment_rows, &d.segment_type, error);
   if (f == ReadFailure::None)
     f = open_dataset(file, path, minor, FLOPLEDGER_DSET_EVENTS, types.event.get(), d.events,
                      d.event_rows, &d.event_type, error);
   if (f == ReadFailure::None && minor >= 1)
     f = open_dataset(file, path, minor, FLOPLEDGER_DSET_ENVIRONMENT, types.environment.get(),
-                     d.environment, d.environment_rows, nullptr, error);
+                     d.environment, d.environment_rows, &d.environment_type, error);
   return f;
 }
 
@@ -247,13 +261,13 @@ ReadFailure read_contents(hid_t file, const std::string &path, TraceContents &ou
 
   // Value-initialised records: the fields a 1.0 file lacks stay zero.
   std::vector<StepRecord> steps(d.step_rows, StepRecord{});
-  std::vector<SegmentRecord> segments(d.segment_rows);
+  std::vector<SegmentRecord> segments(d.segment_rows, SegmentRecord{});
   std::vector<EventRecord> events(d.event_rows, EventRecord{});
-  std::vector<EnvironmentRecord> environment(d.environment_rows);
+  std::vector<EnvironmentRecord> environment(d.environment_rows, EnvironmentRecord{});
   if (!read_rows(d.steps.get(), d.step_type.get(), 0, d.step_rows, steps.data()) ||
-      !read_rows(d.segments.get(), types.segment.get(), 0, d.segment_rows, segments.data()) ||
+      !read_rows(d.segments.get(), d.segment_type.get(), 0, d.segment_rows, segments.data()) ||
       !read_rows(d.events.get(), d.event_type.get(), 0, d.event_rows, events.data()) ||
-      (d.environment.valid() && !read_rows(d.environment.get(), types.environment.get(), 0,
+      (d.environment.valid() && !read_rows(d.environment.get(), d.environment_type.get(), 0,
                                            d.environment_rows, environment.data()))) {
     error = failed(path, "reading the rows");
     return ReadFailure::Retryable;

@@ -96,6 +96,7 @@ Hid step_memory_type() {
   FL_STRING(c, StepRecord, threshold_flops);
   FL_FIELD(c, StepRecord, forecast_available, H5T_NATIVE_UINT8);
   FL_STRING(c, StepRecord, forecast_flops);
+  FL_STRING(c, StepRecord, hash);
   return c.take();
 }
 
@@ -112,6 +113,7 @@ Hid segment_memory_type() {
   FL_FIELD(c, SegmentRecord, exit_status, H5T_NATIVE_INT32);
   FL_FIELD(c, SegmentRecord, first_row, H5T_NATIVE_UINT64);
   FL_FIELD(c, SegmentRecord, rows, H5T_NATIVE_UINT64);
+  FL_STRING(c, SegmentRecord, hash);
   return c.take();
 }
 
@@ -123,6 +125,7 @@ Hid event_memory_type() {
   FL_STRING(c, EventRecord, detail);
   FL_FIELD(c, EventRecord, step, H5T_NATIVE_UINT64);
   FL_STRING(c, EventRecord, flops);
+  FL_STRING(c, EventRecord, hash);
   return c.take();
 }
 
@@ -131,12 +134,14 @@ Hid environment_memory_type() {
   FL_FIELD(c, EnvironmentRecord, segment, H5T_NATIVE_UINT32);
   FL_STRING(c, EnvironmentRecord, key);
   FL_STRING(c, EnvironmentRecord, value);
+  FL_STRING(c, EnvironmentRecord, hash);
   return c.take();
 }
 
-bool added_in_1_1(std::string_view dataset, std::string_view field) {
-  if (dataset == FLOPLEDGER_DSET_EVENTS) return field == "step" || field == "flops";
-  if (dataset != FLOPLEDGER_DSET_STEPS) return false;
+std::uint32_t added_in_minor(std::string_view dataset, std::string_view field) {
+  if (field == "hash") return 2;
+  if (dataset == FLOPLEDGER_DSET_EVENTS) return field == "step" || field == "flops" ? 1 : 0;
+  if (dataset != FLOPLEDGER_DSET_STEPS) return 0;
   static constexpr std::string_view fields[] = {
       "replica_tokens",     "replica_tokens_hi",  "attention_sq",
       "attention_sq_hi",    "analytic_available", "analytic_flops",
@@ -147,8 +152,8 @@ bool added_in_1_1(std::string_view dataset, std::string_view field) {
       "verdict_method",     "verdict_flops",      "threshold_flops",
       "forecast_available", "forecast_flops"};
   for (std::string_view f : fields)
-    if (f == field) return true;
-  return false;
+    if (f == field) return 1;
+  return 0;
 }
 
 #undef FL_FIELD

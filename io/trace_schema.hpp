@@ -51,6 +51,8 @@ struct StepRecord {
   char threshold_flops[kDecimalLen];
   std::uint8_t forecast_available;
   char forecast_flops[kDecimalLen];
+  // Format 1.2
+  char hash[FLOPLEDGER_HASH_LEN];
 };
 
 struct SegmentRecord {
@@ -63,6 +65,7 @@ struct SegmentRecord {
   std::uint8_t state;
   std::int32_t exit_status;
   std::uint64_t first_row, rows;
+  char hash[FLOPLEDGER_HASH_LEN]; ///< format 1.2
 };
 
 struct EventRecord {
@@ -73,12 +76,15 @@ struct EventRecord {
   // Format 1.1
   std::uint64_t step;
   char flops[kDecimalLen];
+  // Format 1.2
+  char hash[FLOPLEDGER_HASH_LEN];
 };
 
 struct EnvironmentRecord {
   std::uint32_t segment;
   char key[FLOPLEDGER_ENV_KEY_LEN];
   char value[FLOPLEDGER_ENV_VALUE_LEN];
+  char hash[FLOPLEDGER_HASH_LEN]; ///< format 1.2
 };
 
 Hid step_memory_type();
@@ -86,8 +92,9 @@ Hid segment_memory_type();
 Hid event_memory_type();
 Hid environment_memory_type();
 
-/// Fields added in format 1.1: a 1.0 file lacks them and reads back with them zero.
-bool added_in_1_1(std::string_view dataset, std::string_view field);
+/// The format minor that added `field` to `dataset` (0: there from the start). An older file
+/// lacks the field and reads back with it zero.
+std::uint32_t added_in_minor(std::string_view dataset, std::string_view field);
 
 /// The three memory types, built once per writer or read.
 struct RowTypes {
@@ -144,7 +151,8 @@ ReadFailure read_header(hid_t file, const std::string &path, TraceHeader &header
 struct OpenDatasets {
   Hid steps, segments, events, environment; ///< environment: invalid in a 1.0 file
   hsize_t step_rows = 0, segment_rows = 0, event_rows = 0, environment_rows = 0;
-  Hid step_type, event_type; ///< the fields of the memory types that the file has
+  /// The fields of the memory types that the file has.
+  Hid step_type, segment_type, event_type, environment_type;
 };
 
 /// Opens every dataset of a trace of format 1.`minor`.

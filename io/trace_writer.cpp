@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "io/hdf5_util.hpp"
+#include "io/integrity.hpp"
 #include "io/trace_schema.hpp"
 
 #ifndef FLOPLEDGER_VERSION
@@ -168,6 +169,11 @@ struct TraceWriter::Impl {
   Segment current;                 ///< the open segment
   std::uint64_t current_index = 0; ///< its row in the segments dataset
   std::string error;
+  // The integrity chain (format 1.2): the hash of the last row of each dataset.
+  IntegrityKey key;
+  std::string header_bytes; ///< canonical bytes of the ledger's header, as stored
+  Digest step_head{}, segment_head{}, event_head{}, environment_head{};
+  Digest segment_previous{}; ///< the hash the open segment's row chains from
 
   bool fail(const std::string &message) {
     error = message;
@@ -175,6 +181,7 @@ struct TraceWriter::Impl {
   }
   bool fail_hdf5(const std::string &operation) { return fail(failed(path, operation)); }
   bool flush(const std::string &operation) {
+    if (!write_chain_head()) return fail_hdf5("writing the chain head before " + operation);
     if (H5Fflush(file.get(), H5F_SCOPE_GLOBAL) < 0) return fail_hdf5("flushing after " + operation);
     return true;
   }
@@ -192,7 +199,12 @@ struct TraceWriter::Impl {
   bool check_appendable(const TraceHeader &header);
   bool check_same_ledger(const TraceHeader &stored, const TraceHeader &header);
   bool load_position();
+  bool load_chain_heads();
+  bool check_chain_mode(const TraceHeader &stored);
   bool write_segment();
+  bool write_event(EventRecord &record);
+  bool write_chain_head();
+  void start_chains();
 };
 
 namespace {
@@ -256,6 +268,15 @@ bool TraceWriter::Impl::create(const TraceHeader &header) {
   const std::string created = header.created_utc.empty() ? utc_now_iso8601() : header.created_utc;
   if (!write_header(file.get(), header, created))
     return abandon_new_file("writing the root attributes");
+  TraceHeader stored = header;
+  stored.created_utc = created;
+  header_bytes = canonical_header(stored);
+  start_chains();
+  if (!write_string_attribute(file.get(), FLOPLEDGER_ATTR_CHAIN_MODE, chain_mode_name(key)) ||
+      (!key.empty() &&
+       !write_string_attribute(file.get(), FLOPLEDGER_ATTR_HMAC_KEY_ID, key.id())) ||
+      !write_chain_head())
+    return abandon_new_file("writing the chain attributes");
   if (!create_dataset(file.get(), FLOPLEDGER_DSET_STEPS, types.step.get(), kStepChunk) ||
       !create_dataset(file.get(), FLOPLEDGER_DSET_SEGMENTS, types.segment.get(), kSegmentChunk) ||
       !create_dataset(file.get(), FLOPLEDGER_DSET_EVENTS, types.event.get(), kEventChunk) ||
@@ -365,7 +386,7 @@ bool TraceWriter::Impl::open_existing(const TraceHeader &header) {
   if (open_datasets(file.get(), path, FLOPLEDGER_FORMAT_MINOR, types, datasets, error) !=
       ReadFailure::None)
     return false;
-  return load_position();
+  return load_position() && load_chain_heads();
 }
 
 /// Checks, read-only, that the existing file is a ledger this job may append to.
@@ -384,14 +405,98 @@ bool TraceWriter::Impl::check_appendable(const TraceHeader &header) {
                 (stored.format_minor < FLOPLEDGER_FORMAT_MINOR
                      ? "); upgrade it first with 'flopledger merge --output NEW.h5 " + path + "'"
                      : "); use the flopledger that wrote it or a new ledger file"));
-  if (!check_same_ledger(stored, header)) return false;
+  if (!check_same_ledger(stored, header) || !check_chain_mode(stored)) return false;
+  header_bytes = canonical_header(stored);
   OpenDatasets present;
   return open_datasets(readonly.get(), path, stored.format_minor, types, present, error) ==
          ReadFailure::None;
 }
 
+void TraceWriter::Impl::start_chains() {
+  step_head = chain_genesis(key, header_bytes, FLOPLEDGER_DSET_STEPS);
+  segment_head = chain_genesis(key, header_bytes, FLOPLEDGER_DSET_SEGMENTS);
+  event_head = chain_genesis(key, header_bytes, FLOPLEDGER_DSET_EVENTS);
+  environment_head = chain_genesis(key, header_bytes, FLOPLEDGER_DSET_ENVIRONMENT);
+}
+
+/// A keyed ledger takes only its own key; a plain one only plain appends.
+bool TraceWriter::Impl::check_chain_mode(const TraceHeader &stored) {
+  const std::string where = path + ": this ledger ";
+  if (stored.chain_mode == "hmac-sha256" && key.empty())
+    return fail(where + "has a keyed chain (hmac-sha256, key id " + stored.hmac_key_id +
+                "): set FLOPLEDGER_HMAC_KEY_FILE to its key to append to it");
+  if (stored.chain_mode == "hmac-sha256" && stored.hmac_key_id != key.id())
+    return fail(where + "is keyed with key id " + stored.hmac_key_id +
+                " but this job's HMAC key has id " + key.id() + ": wrong key");
+  if (stored.chain_mode == "sha256" && !key.empty())
+    return fail(where + "has a plain sha256 chain; a job with an HMAC key cannot append to it "
+                        "(use a new ledger file, or no key)");
+  if (stored.chain_mode != "sha256" && stored.chain_mode != "hmac-sha256")
+    return fail(where + "has chain_mode '" + stored.chain_mode +
+                "'; this writer knows 'sha256' and 'hmac-sha256'");
+  return true;
+}
+
+/// Continues each chain from the hash stored in the last row of its dataset.
+bool TraceWriter::Impl::load_chain_heads() {
+  start_chains();
+  struct Last {
+    hid_t dataset;
+    hsize_t rows;
+    Digest *head;
+    const char *name;
+  };
+  const Last chains[] = {
+      {datasets.steps.get(), datasets.step_rows, &step_head, FLOPLEDGER_DSET_STEPS},
+      {datasets.segments.get(), datasets.segment_rows, &segment_head, FLOPLEDGER_DSET_SEGMENTS},
+      {datasets.events.get(), datasets.event_rows, &event_head, FLOPLEDGER_DSET_EVENTS},
+      {datasets.environment.get(), datasets.environment_rows, &environment_head,
+       FLOPLEDGER_DSET_ENVIRONMENT}};
+  for (const Last &c : chains) {
+    if (c.rows == 0) continue;
+    struct HashOnly {
+      char hash[FLOPLEDGER_HASH_LEN];
+    } last{};
+    Hid type(H5Tcreate(H5T_COMPOUND, sizeof(HashOnly)), H5Tclose);
+    Hid text = string_type(FLOPLEDGER_HASH_LEN);
+    if (!type.valid() || !text.valid() ||
+        H5Tinsert(type.get(), "hash", HOFFSET(HashOnly, hash), text.get()) < 0 ||
+        !read_rows(c.dataset, type.get(), c.rows - 1, 1, &last))
+      return fail_hdf5(std::string("reading the last hash of dataset '") + c.name + "'");
+    if (!from_hex(get(last.hash), *c.head))
+      return fail(path + ": damaged ledger: the last row of dataset '" + c.name +
+                  "' has no valid chain hash; run 'flopledger verify " + path + "'");
+  }
+  return true;
+}
+
+bool TraceWriter::Impl::write_chain_head() {
+  const std::string head =
+      to_hex(detail::chain_head(key, step_head, segment_head, event_head, environment_head));
+  if (H5Aexists(file.get(), FLOPLEDGER_ATTR_CHAIN_HEAD) <= 0)
+    return write_string_attribute(file.get(), FLOPLEDGER_ATTR_CHAIN_HEAD, head);
+  Hid attribute(H5Aopen(file.get(), FLOPLEDGER_ATTR_CHAIN_HEAD, H5P_DEFAULT), H5Aclose);
+  Hid type = string_type(head.size());
+  return attribute.valid() && type.valid() &&
+         H5Awrite(attribute.get(), type.get(), head.data()) >= 0;
+}
+
+bool TraceWriter::Impl::write_event(EventRecord &record) {
+  const Digest hash = link(key, event_head, canonical_row(types.event.get(), &record));
+  put(record.hash, to_hex(hash));
+  if (!write_row(datasets.events.get(), types.event.get(), datasets.event_rows, &record))
+    return false;
+  event_head = hash;
+  ++datasets.event_rows;
+  return true;
+}
+
 bool TraceWriter::Impl::write_segment() {
-  const SegmentRecord record = to_record(current);
+  // Only the last segment is ever rewritten: it chains from the one before it.
+  SegmentRecord record = to_record(current);
+  const Digest hash = link(key, segment_previous, canonical_row(types.segment.get(), &record));
+  put(record.hash, to_hex(hash));
+  segment_head = hash;
   if (!write_row(datasets.segments.get(), types.segment.get(), current_index, &record))
     return fail_hdf5("writing segment " + std::to_string(current.id));
   return true;
@@ -404,7 +509,7 @@ TraceWriter::~TraceWriter() {
 }
 
 std::unique_ptr<TraceWriter> TraceWriter::open(const std::string &path, const TraceHeader &header,
-                                               std::string &error) {
+                                               std::string &error, const IntegrityKey &key) {
   QuietHdf5 quiet;
   RuleSet rules;
   if (!validate_header(header, rules, error)) {
@@ -415,6 +520,7 @@ std::unique_ptr<TraceWriter> TraceWriter::open(const std::string &path, const Tr
   Impl &impl = *writer->impl_;
   impl.path = path;
   impl.rules = rules;
+  impl.key = key;
   if (!impl.types.valid()) {
     error = failed(path, "building the row types");
     return nullptr;
@@ -445,6 +551,11 @@ const StepRow &TraceWriter::last_row() const {
 u128 TraceWriter::replica_tokens_total() const {
   return impl_->replica_tokens_total;
 }
+std::string TraceWriter::chain_head() const {
+  const Impl &m = *impl_;
+  return to_hex(
+      detail::chain_head(m.key, m.step_head, m.segment_head, m.event_head, m.environment_head));
+}
 const std::string &TraceWriter::error() const {
   return impl_->error;
 }
@@ -467,6 +578,7 @@ bool TraceWriter::begin_segment(const Segment &segment) {
   m.current.first_row = m.next_row;
   m.current.rows = 0;
   m.current_index = m.datasets.segment_rows;
+  m.segment_previous = m.segment_head;
   if (!m.write_segment() || !m.flush("begin_segment")) return false;
   ++m.datasets.segment_rows;
   ++m.next_segment;
@@ -495,8 +607,11 @@ bool TraceWriter::append(const StepRow &row) {
                         m.cumulative_modification, error, gap))
     return m.fail(where + error);
 
+  const Digest hash = link(m.key, m.step_head, canonical_row(m.types.step.get(), &record));
+  put(record.hash, to_hex(hash));
   if (!write_row(m.datasets.steps.get(), m.types.step.get(), m.next_row, &record))
     return m.fail_hdf5("appending step row " + std::to_string(row.row));
+  m.step_head = hash;
   ++m.next_row;
   ++m.datasets.step_rows;
   m.cumulative_counted = row.cumulative_counted;
@@ -508,10 +623,8 @@ bool TraceWriter::append(const StepRow &row) {
   ++m.current.rows;
   if (!m.write_segment()) return false;
   if (!gap.empty()) {
-    const EventRecord event = to_record(Event{row.row, row.t_end, "cumulative_gap", gap});
-    if (!write_row(m.datasets.events.get(), m.types.event.get(), m.datasets.event_rows, &event))
-      return m.fail_hdf5("appending the cumulative_gap event");
-    ++m.datasets.event_rows;
+    EventRecord event = to_record(Event{row.row, row.t_end, "cumulative_gap", gap});
+    if (!m.write_event(event)) return m.fail_hdf5("appending the cumulative_gap event");
   }
   return m.flush("append");
 }
@@ -520,10 +633,8 @@ bool TraceWriter::add_event(const Event &event) {
   QuietHdf5 quiet;
   Impl &m = *impl_;
   if (!m.require_open("add_event")) return false;
-  const EventRecord record = to_record(event);
-  if (!write_row(m.datasets.events.get(), m.types.event.get(), m.datasets.event_rows, &record))
-    return m.fail_hdf5("appending event '" + event.kind + "'");
-  ++m.datasets.event_rows;
+  EventRecord record = to_record(event);
+  if (!m.write_event(record)) return m.fail_hdf5("appending event '" + event.kind + "'");
   return m.flush("add_event");
 }
 
@@ -531,10 +642,14 @@ bool TraceWriter::add_environment(const EnvironmentEntry &entry) {
   QuietHdf5 quiet;
   Impl &m = *impl_;
   if (!m.require_open("add_environment")) return false;
-  const EnvironmentRecord record = to_record(entry);
+  EnvironmentRecord record = to_record(entry);
+  const Digest hash =
+      link(m.key, m.environment_head, canonical_row(m.types.environment.get(), &record));
+  put(record.hash, to_hex(hash));
   if (!write_row(m.datasets.environment.get(), m.types.environment.get(),
                  m.datasets.environment_rows, &record))
     return m.fail_hdf5("appending environment entry '" + entry.key + "'");
+  m.environment_head = hash;
   ++m.datasets.environment_rows;
   return m.flush("add_environment");
 }

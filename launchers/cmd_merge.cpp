@@ -22,7 +22,9 @@ int merge_command(const Args &args) {
                                                     "the merged ledger to create (must not exist)")(
       "force", "replace OUT.h5 if it exists (never one of the inputs)")(
       "allow-concurrent", "accept jobs of different inputs that overlap in time (recorded as "
-                          "concurrent_segments events)");
+                          "concurrent_segments events)")(
+      "hmac-key-file", po::value<std::string>()->value_name("KEY"),
+      "key the merged ledger's hash chain with this file's bytes (hmac-sha256)");
   po::variables_map values;
   if (const int status = parse_subcommand(args, options, "input", usage, values); status >= 0)
     return status;
@@ -38,6 +40,14 @@ int merge_command(const Args &args) {
   io::MergeOptions merge_options;
   merge_options.force = values.count("force") > 0;
   merge_options.allow_concurrent = values.count("allow-concurrent") > 0;
+  if (values.count("hmac-key-file")) {
+    std::string key_error;
+    if (!io::load_integrity_key(values["hmac-key-file"].as<std::string>(), merge_options.key,
+                                key_error)) {
+      print_error(key_error);
+      return kExitUsage;
+    }
+  }
   io::MergeSummary summary;
   std::string error;
   if (!io::merge_ledgers(values["input"].as<std::vector<std::string>>(), output, merge_options,

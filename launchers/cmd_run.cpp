@@ -122,6 +122,22 @@ bool ledger_usable(const Config &config) {
                 "use another ledger, or the same base model.");
     return false;
   }
+  // A keyed ledger takes only its own key (docs/integrity.md); the writer checks it too.
+  const io::IntegrityKey key{config.hmac_key};
+  const std::string &mode = trace.header.chain_mode;
+  std::string refused;
+  if (mode == "hmac-sha256" && key.empty())
+    refused = "has a keyed chain (hmac-sha256, key id " + trace.header.hmac_key_id +
+              "): set FLOPLEDGER_HMAC_KEY_FILE to its key";
+  else if (mode == "hmac-sha256" && key.id() != trace.header.hmac_key_id)
+    refused = "is keyed with key id " + trace.header.hmac_key_id +
+              " but FLOPLEDGER_HMAC_KEY_FILE holds key id " + key.id() + ": wrong key";
+  else if (mode == "sha256" && !key.empty())
+    refused = "has a plain sha256 chain; a job with FLOPLEDGER_HMAC_KEY_FILE cannot append to it";
+  if (!refused.empty()) {
+    print_error("ledger '" + ledger.string() + "' " + refused);
+    return false;
+  }
   return true;
 }
 

@@ -18,6 +18,7 @@ int status_command(const Args &args);   // flopledger status FILE [--json]
 int merge_command(const Args &args);    // flopledger merge --output OUT IN... [--force]
 int export_command(const Args &args);   // flopledger export FILE --json|--csv [--output OUT]
 int evaluate_command(const Args &args); // flopledger evaluate --modification-flops X [...]
+int verify_command(const Args &args);   // flopledger verify FILE [--hmac-key-file K] [--json]
 
 constexpr int kExitFailure = 1;
 constexpr int kExitUsage = 2;

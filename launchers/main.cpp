@@ -19,6 +19,7 @@ const char *const kUsage =
     "                                     flopledger report flopledger.h5 --markdown\n"
     "  export  the ledger as JSON or CSV                   flopledger export flopledger.h5 "
     "--json|--csv\n"
+    "  verify  recompute the hash chain and the totals     flopledger verify flopledger.h5\n"
     "  merge   combine ledgers of one modification         flopledger merge -o all.h5 a.h5 b.h5\n"
     "  evaluate verdict for given figures, no ledger       flopledger evaluate "
     "--modification-flops 2.5e22\n"
@@ -30,9 +31,9 @@ const char *const kUsage =
 int main(int argc, char **argv) {
   using namespace flopledger::cli;
   const std::map<std::string, int (*)(const Args &)> commands = {
-      {"run", run_command},          {"exec", exec_command},   {"report", report_command},
-      {"status", status_command},    {"merge", merge_command}, {"export", export_command},
-      {"evaluate", evaluate_command}};
+      {"run", run_command},           {"exec", exec_command},    {"report", report_command},
+      {"status", status_command},     {"merge", merge_command},  {"export", export_command},
+      {"evaluate", evaluate_command}, {"verify", verify_command}};
   if (argc < 2) {
     std::cerr << kUsage;
     return kExitUsage;

@@ -144,6 +144,7 @@ private:
   std::unique_ptr<TraceSink> sink_;
   bool sink_failed_reported_ = false;
   bool ledger_written_ = false; ///< the ledger was opened and its segment begun
+  std::string chain_head_;      ///< the ledger's chain head when the segment ended
   std::uint32_t segment_id_ = 0;
   std::uint64_t next_row_ = 0;
   std::uint64_t segment_rows_ = 0;
@@ -238,7 +239,7 @@ void Meter::open_ledger() {
   header.config = describe(config_);
   header.rule_set_text = config_.rules.text;
   std::string error;
-  sink_ = open_trace(config_.ledger, header, error);
+  sink_ = open_trace(config_.ledger, header, io::IntegrityKey{config_.hmac_key}, error);
   if (!sink_) {
     log_line("ERROR: cannot write the ledger %s: %s", config_.ledger.c_str(), error.c_str());
     log_line("ERROR: metering goes on and the verdict is printed, but this job's compute is NOT "
@@ -815,6 +816,7 @@ void Meter::end_segment(int exit_status) {
                           status))
     log_line("ERROR: cannot close the job segment in %s: %s", config_.ledger.c_str(),
              sink_->error().c_str());
+  chain_head_ = sink_->chain_head();
   sink_.reset();
 }
 
@@ -835,10 +837,14 @@ void Meter::print_summary() {
                          : "not available (no model declared)",
            any_hardware_ ? (to_sci2(cumulative_hardware_) + " FLOP").c_str()
                          : "not applicable (no device peak known)");
-  if (ledger_written_)
+  if (ledger_written_) {
     log_line("ledger: %s  (read it with: flopledger report %s)", config_.ledger.c_str(),
              config_.ledger.c_str());
-  else
+    // Anchor this outside the ledger (job log, ticket): docs/integrity.md.
+    if (!chain_head_.empty())
+      log_line("ledger chain head (%s): %s", config_.hmac_key.empty() ? "sha256" : "hmac-sha256",
+               chain_head_.c_str());
+  } else
     log_line("ledger: NONE - %s could not be written (see the error above); this job's compute "
              "is not recorded",
              config_.ledger.c_str());

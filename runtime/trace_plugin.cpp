@@ -36,6 +36,7 @@ public:
   bool end_segment(double end, std::uint8_t state, std::int32_t exit_status) override {
     return writer_->end_segment(end, state, exit_status);
   }
+  std::string chain_head() const override { return writer_->chain_head(); }
   const std::string &error() const override { return writer_->error(); }
 
 private:
@@ -46,8 +47,8 @@ private:
 
 extern "C" __attribute__((visibility("default"))) flopledger::runtime::TraceSink *
 flopledger_plugin_open_trace(const std::string &path, const flopledger::io::TraceHeader &header,
-                             std::string &error) {
-  auto writer = flopledger::io::TraceWriter::open(path, header, error);
+                             const flopledger::io::IntegrityKey &key, std::string &error) {
+  auto writer = flopledger::io::TraceWriter::open(path, header, error, key);
   if (!writer) return nullptr;
   return new WriterSink(std::move(writer));
 }

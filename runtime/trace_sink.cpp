@@ -23,7 +23,7 @@ std::string plugin_path() {
 } // namespace
 
 std::unique_ptr<TraceSink> open_trace(const std::string &path, const io::TraceHeader &header,
-                                      std::string &error) {
+                                      const io::IntegrityKey &key, std::string &error) {
   const std::string plugin = plugin_path();
   // The handle is never closed: the writer's code must outlive every call into it.
   void *handle = dlopen(plugin.c_str(), RTLD_NOW | RTLD_LOCAL);
@@ -37,7 +37,7 @@ std::unique_ptr<TraceSink> open_trace(const std::string &path, const io::TraceHe
     error = plugin + " does not export " + kOpenTraceSymbol;
     return nullptr;
   }
-  return std::unique_ptr<TraceSink>(open(path, header, error));
+  return std::unique_ptr<TraceSink>(open(path, header, key, error));
 }
 
 } // namespace flopledger::runtime

@@ -27,17 +27,20 @@ public:
   virtual bool append(const io::StepRow &row) = 0;
   virtual bool add_event(const io::Event &event) = 0;
   virtual bool end_segment(double end, std::uint8_t state, std::int32_t exit_status) = 0;
+  /// The integrity chain's head as written at the last flush (64 hex digits).
+  virtual std::string chain_head() const = 0;
   virtual const std::string &error() const = 0;
 };
 
 /// What the plugin exports, by name, with C linkage: nullptr with `error` set on failure.
 using OpenTraceFn = TraceSink *(*)(const std::string &path, const io::TraceHeader &header,
-                                   std::string &error);
+                                   const io::IntegrityKey &key, std::string &error);
 constexpr const char *kOpenTraceSymbol = "flopledger_plugin_open_trace";
 
 /// Loads the plugin next to this runtime (or FLOPLEDGER_INTERNAL_TRACE_PLUGIN) and opens the
-/// ledger. Returns nullptr with `error` set when the plugin or the file cannot be opened.
+/// ledger (`key`: empty for the SHA-256 chain, else the HMAC key). Returns nullptr with `error`
+/// set when the plugin or the file cannot be opened.
 std::unique_ptr<TraceSink> open_trace(const std::string &path, const io::TraceHeader &header,
-                                      std::string &error);
+                                      const io::IntegrityKey &key, std::string &error);
 
 } // namespace flopledger::runtime

@@ -4,7 +4,7 @@
 #define FLOPLEDGER_TRACE_FORMAT_H
 
 #define FLOPLEDGER_FORMAT_MAJOR 1
-#define FLOPLEDGER_FORMAT_MINOR 1
+#define FLOPLEDGER_FORMAT_MINOR 2
 
 /* Root attributes. */
 #define FLOPLEDGER_ATTR_FORMAT "flopledger_format"          /* "flopledger-trace" */
@@ -21,6 +21,9 @@
 #define FLOPLEDGER_ATTR_PHASE_NAMES "phase_names"
 #define FLOPLEDGER_ATTR_SOURCE_NAMES "source_names"
 #define FLOPLEDGER_ATTR_RULE_SET_TEXT "rule_set_text" /* 1.1: the rule set's source text */
+#define FLOPLEDGER_ATTR_CHAIN_MODE "chain_mode"       /* 1.2: "sha256" or "hmac-sha256" */
+#define FLOPLEDGER_ATTR_CHAIN_HEAD "chain_head"   /* 1.2: 64 hex digits, hash of the chain heads */
+#define FLOPLEDGER_ATTR_HMAC_KEY_ID "hmac_key_id" /* 1.2, hmac-sha256 only: 16 hex digits */
 
 #define FLOPLEDGER_FORMAT_TAG "flopledger-trace"
 
@@ -39,6 +42,7 @@
 #define FLOPLEDGER_EVENT_DETAIL_LEN 256
 #define FLOPLEDGER_ENV_KEY_LEN 64
 #define FLOPLEDGER_ENV_VALUE_LEN 4096
+#define FLOPLEDGER_HASH_LEN 64 /* 1.2: the row's chain hash, 64 lower-case hex digits */
 
 /* Segment end states (uint8). */
 #define FLOPLEDGER_SEGMENT_RUNNING 0 /* still open; after the job died, "not cleanly closed" */

@@ -76,7 +76,7 @@ TEST_CASE("a ledger with two segments and 128-bit counts reads back exactly") {
 
   SUBCASE("root attributes") {
     CHECK(t.header.format_major == 1);
-    CHECK(t.header.format_minor == 1);
+    CHECK(t.header.format_minor == FLOPLEDGER_FORMAT_MINOR);
     CHECK(t.header.writer_version == "9.9.9-test");
     CHECK(t.header.created_utc.size() == 20); // 2025-07-18T08:00:00Z
     CHECK(t.header.created_utc.back() == 'Z');
@@ -432,10 +432,10 @@ TEST_CASE("files that are not readable ledgers get a clear error") {
     write_known_ledger(path);
     RawFile(path).set_uint32(FLOPLEDGER_ATTR_FORMAT_MAJOR, 2);
     CHECK_FALSE(read_trace(path, true, t, error));
-    CHECK(error == path + ": written by a newer flopledger: format 2.1, this reader reads 1.x; "
+    CHECK(error == path + ": written by a newer flopledger: format 2.2, this reader reads 1.x; "
                           "use a newer flopledger to read it");
     CHECK_FALSE(TraceWriter::open(path, make_header(), error));
-    CHECK(contains(error, "format 2.1"));
+    CHECK(contains(error, "format 2.2"));
   }
   SUBCASE("newer minor format reads, but is not appended to") {
     const std::string path = dir.file("ledger.h5");
@@ -445,7 +445,7 @@ TEST_CASE("files that are not readable ledgers get a clear error") {
     CHECK(t.header.format_minor == 7);
     CHECK(t.rows.size() == 5);
     CHECK_FALSE(TraceWriter::open(path, make_header(), error));
-    CHECK(contains(error, "format 1.7 cannot be appended to by this writer (format 1.1)"));
+    CHECK(contains(error, "format 1.7 cannot be appended to by this writer (format 1.2)"));
   }
   SUBCASE("missing dataset") {
     const std::string path = dir.file("ledger.h5");
@@ -668,7 +668,7 @@ void downgrade_dataset(hid_t file, const char *name, hid_t memory_type, std::siz
   const hid_t old_type = H5Tcreate(H5T_COMPOUND, record_size);
   for (int i = 0; i < H5Tget_nmembers(memory_type); ++i) {
     char *field = H5Tget_member_name(memory_type, static_cast<unsigned>(i));
-    if (!flopledger::io::detail::added_in_1_1(name, field)) {
+    if (flopledger::io::detail::added_in_minor(name, field) == 0) {
       const hid_t member = H5Tget_member_type(memory_type, static_cast<unsigned>(i));
       H5Tinsert(old_type, field, H5Tget_member_offset(memory_type, static_cast<unsigned>(i)),
                 member);
@@ -788,7 +788,7 @@ TEST_CASE("format 1.1: methods, forecast, event figures and the environment read
     CHECK(old.events[0].step == 0);
     CHECK(old.environment.empty());
     CHECK_FALSE(TraceWriter::open(path, make_header(), error));
-    CHECK(contains(error, "format 1.0 cannot be appended to by this writer (format 1.1); "
+    CHECK(contains(error, "format 1.0 cannot be appended to by this writer (format 1.2); "
                           "upgrade it first with 'flopledger merge --output NEW.h5 " +
                               path + "'"));
   }

@@ -452,7 +452,8 @@ TEST_CASE("describe prints the effective configuration in a fixed order") {
                                     {"PLANNED_TOKENS", "0"},
                                     {"STOP_SIGNAL", "none"},
                                     {"HARDWARE_PEAK_FLOPS", "0"},
-                                    {"HARDWARE_UTILIZATION", "0"}});
+                                    {"HARDWARE_UTILIZATION", "0"},
+                                    {"HMAC_KEY_FILE", ""}});
   const Config config = valid({{"FLOPLEDGER_ORIGINAL_FLOPS", "3.4e22"},
                                {"FLOPLEDGER_EVERY_SECONDS", "0.5"},
                                {"FLOPLEDGER_EXIT_TIMEOUT", "0.05"},
@@ -460,7 +461,7 @@ TEST_CASE("describe prints the effective configuration in a fixed order") {
                                {"FLOPLEDGER_ORIGINAL_SYSTEMIC_RISK", "1"},
                                {"FLOPLEDGER_BASE_MODEL", "org/model"}});
   const Lines lines = describe(config);
-  REQUIRE(lines.size() == 18);
+  REQUIRE(lines.size() == 19);
   CHECK(lines[2].second == "0.5");
   CHECK(lines[3].second == "34000000000000000000000");
   CHECK(lines[4].second == "1");
@@ -492,4 +493,22 @@ TEST_CASE("config_keys documents every key with its default") {
   CHECK(keys.back().key == "CONFIG");
   CHECK(contains(keys.back().description, "FLOPLEDGER_CONFIG"));
   CHECK(contains(keys[3].description, "PRETRAIN_FLOPS"));
+}
+
+TEST_CASE("HMAC_KEY_FILE: the file's bytes are the key; a short file is an error naming it") {
+  const TempFile key("0123456789abcdef\n");
+  const Config config = valid({{"FLOPLEDGER_HMAC_KEY_FILE", key.path()}});
+  CHECK(config.hmac_key == "0123456789abcdef\n");
+  CHECK(config.hmac_key_file == key.path());
+  for (const auto &[name, value] : describe(config))
+    CHECK(value.find("0123456789abcdef") == std::string::npos);
+
+  const TempFile short_key("secret");
+  const ConfigResult result = load({{"FLOPLEDGER_HMAC_KEY_FILE", short_key.path()}});
+  REQUIRE(result.errors.size() == 1);
+  CHECK(contains(result.errors[0].message, short_key.path()));
+  CHECK(contains(result.errors[0].message, "at least 16 bytes"));
+  CHECK_FALSE(contains(result.errors[0].message, "secret"));
+  CHECK(load({{"FLOPLEDGER_HMAC_KEY_FILE", "/nonexistent/key"}}).errors.size() == 1);
+  CHECK(valid({}).hmac_key.empty());
 }
