@@ -379,8 +379,11 @@ def trial(c, paths, index, rng):
     if resumed:
         c.equal(int(resumed[0]["step_first"]), last_step + 1,
                 f"{label}: the resumed job continues the step numbering")
-    # TODO(lead): once `flopledger verify` exists on this branch, check here that it exits 0 on
-    # the killed-then-resumed ledger (its hash chain holds, the killed segment is reported).
+    # The killed-then-resumed ledger verifies: its hash chains hold, its totals are the sums of
+    # its rows, and the killed segment is reported as such (not an error).
+    if os.path.exists(ledger) and os.path.getsize(ledger) > 0:
+        res = E.run([paths.cli, "verify", ledger], env=E.base_env(), timeout=60)
+        c.check(res.rc == 0, f"{label}: flopledger verify passes on the ledger", res.tail())
     record["ok"] = c.failed == failed_before
     return record
 
