@@ -83,24 +83,26 @@ def parse_args(description):
 
 # Set by parse_args(--sanitized): base_env() then adds sanitizer_env().
 SANITIZED = False
+SANITIZER_VARIABLES = ("ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS")
 
 
 def sanitizer_env(source_dir=None):
     """The ASan/UBSan/LSan options of a sanitized run: any finding aborts the process with a
     stack trace, so the test sees a non-zero status. Open MPI leaks by design: the leak check
     stays on, with the suppressions of tests/sanitize/lsan.supp (Open MPI and its libraries,
-    HDF5 only). `verify_asan_link_order=0`: libflopledger.so is preloaded in front of the
-    instrumented executable, which loads libasan itself (see docs/decisions.md). mpirun forwards
-    the variables to the ranks (OMPI_MCA_mca_base_env_list is Open MPI's `-x`)."""
+    HDF5 only), matched on full stacks (`fast_unwind_on_malloc=0`: the libraries have no frame
+    pointers) of still-loaded objects (Open MPI's components are not unloaded at finalize).
+    `verify_asan_link_order=0`: libflopledger.so is preloaded in front of the instrumented
+    executable, which loads libasan itself (see docs/decisions.md). Local ranks inherit the
+    variables from mpirun; `flopledger_run` also passes them with `-x`."""
     source_dir = source_dir or os.path.dirname(os.path.dirname(os.path.dirname(
         os.path.abspath(__file__))))
     supp = os.path.join(source_dir, "tests", "sanitize", "lsan.supp")
-    names = ["ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"]
     return {
-        "ASAN_OPTIONS": "detect_leaks=1:verify_asan_link_order=0",
+        "ASAN_OPTIONS": "detect_leaks=1:fast_unwind_on_malloc=0:verify_asan_link_order=0",
         "UBSAN_OPTIONS": "print_stacktrace=1:halt_on_error=1",
         "LSAN_OPTIONS": f"suppressions={supp}:print_suppressions=0",
-        "OMPI_MCA_mca_base_env_list": ";".join(names),
+        "OMPI_MCA_mca_base_component_disable_dlclose": "1",
     }
 
 
@@ -302,6 +304,9 @@ def flopledger_run(paths, n, ledger, command, every_steps=None, every_seconds=No
     if extra_preload:
         cmd += ["--extra-preload", extra_preload]
     cmd += list(extra_opts)
+    if SANITIZED:  # Open MPI's `-x NAME`: pass the sanitizer options to every rank
+        for name in SANITIZER_VARIABLES:
+            cmd += ["--mpirun-arg=-x", f"--mpirun-arg={name}"]
     cmd += ["--"] + list(command)
     return run(cmd, env=env, timeout=timeout, verbose=verbose)
 
