@@ -2,15 +2,20 @@
 # The multi-rank tests under AddressSanitizer and UndefinedBehaviorSanitizer (ctest
 # `sanitized_mpi`): configures and builds a second tree with -DFLOPLEDGER_SANITIZE=ON
 # (incremental: a second run rebuilds only what changed), then runs in it the unit tests,
-# io_tests and the MPI end-to-end scripts with --sanitized (mpi_gemm and the C++ budget and
-# exit-path cases; Python workloads are skipped: the interpreter is not instrumented).
+# io_tests and the end-to-end scripts of C++ programs with --sanitized (mpi_gemm on 1, 2 and 4
+# ranks, the C++ budget, forecast and exit-path cases, `flopledger exec`, ledger pre-flight,
+# merge, report/verify/export, evaluate; Python workloads are skipped: the interpreter is not
+# instrumented).
 # Usage: run.sh SOURCE_DIR SANITIZED_BUILD_DIR. Exit status: non-zero when any part fails.
 set -uo pipefail
 src="$(cd "$1" && pwd)"
 build="$2"
 jobs="$(nproc 2>/dev/null || echo 2)"
 targets=(flopledger flopledger_trace flopledger_cli mpi_gemm blas_spy unit_tests io_tests)
-e2e=(test_mpi_gemm test_exit_paths test_budget_resume)
+# The end-to-end scripts whose programs are all C++ (the command, mpi_gemm) or that skip their
+# Python cases with --sanitized.
+e2e=(test_mpi_gemm test_exit_paths test_budget_resume test_exec test_no_meter_thread
+  test_ledger_preflight test_merge test_trace_tools test_evaluate)
 
 start=$SECONDS
 cmake -S "$src" -B "$build" -DFLOPLEDGER_SANITIZE=ON \
