@@ -12,6 +12,11 @@ Artifacts the tests expect in the build directory B:
     B/libflopledger.so         the runtime
     B/mpi_gemm                 examples/mpi_gemm (also searched under B/examples/mpi_gemm/)
     B/tests/libblas_spy.so     tests/support/blas_spy.c (also searched in B/)
+
+With --sanitized the build directory is an ASan/UBSan build (-DFLOPLEDGER_SANITIZE=ON, see
+tests/sanitize/run.sh): every process gets the sanitizer options below (mpirun forwards them to
+the ranks), and the cases that run a Python workload are skipped (`skip_python`), since the
+interpreter is not instrumented. --cpp-only skips those cases without the sanitizer options.
 """
 
 import argparse
@@ -63,10 +68,51 @@ def parse_args(description):
     p.add_argument("--source-dir", required=True, help="the source tree")
     p.add_argument("--keep", action="store_true", help="keep the temporary directory")
     p.add_argument("--verbose", action="store_true", help="print every command's output")
+    p.add_argument("--cpp-only", action="store_true",
+                   help="skip the cases that run a Python workload (PyTorch, numpy)")
+    p.add_argument("--sanitized", action="store_true",
+                   help="the build directory is an ASan/UBSan build (implies --cpp-only)")
     args = p.parse_args()
+    global SANITIZED
+    SANITIZED = args.sanitized
+    args.cpp_only = args.cpp_only or args.sanitized
     args.build_dir = os.path.abspath(args.build_dir)
     args.source_dir = os.path.abspath(args.source_dir)
     return args
+
+
+# Set by parse_args(--sanitized): base_env() then adds sanitizer_env().
+SANITIZED = False
+SANITIZER_VARIABLES = ("ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS")
+
+
+def sanitizer_env(source_dir=None):
+    """The ASan/UBSan/LSan options of a sanitized run: any finding aborts the process with a
+    stack trace, so the test sees a non-zero status. Open MPI leaks by design: the leak check
+    stays on, with the suppressions of tests/sanitize/lsan.supp (Open MPI and its libraries,
+    HDF5 only), matched on full stacks (`fast_unwind_on_malloc=0`: the libraries have no frame
+    pointers) of still-loaded objects (Open MPI's components are not unloaded at finalize).
+    `verify_asan_link_order=0`: libflopledger.so is preloaded in front of the instrumented
+    executable, which loads libasan itself (see docs/decisions.md). Local ranks inherit the
+    variables from mpirun; `flopledger_run` also passes them with `-x`."""
+    source_dir = source_dir or os.path.dirname(os.path.dirname(os.path.dirname(
+        os.path.abspath(__file__))))
+    supp = os.path.join(source_dir, "tests", "sanitize", "lsan.supp")
+    return {
+        "ASAN_OPTIONS": "detect_leaks=1:fast_unwind_on_malloc=0:verify_asan_link_order=0",
+        "UBSAN_OPTIONS": "print_stacktrace=1:halt_on_error=1",
+        "LSAN_OPTIONS": f"suppressions={supp}:print_suppressions=0",
+        "OMPI_MCA_mca_base_component_disable_dlclose": "1",
+    }
+
+
+def skip_python(c, label):
+    """True (after saying so) when this run skips the cases with a Python workload."""
+    if c.args.cpp_only:
+        print(f"  SKIP: {label}: Python workload ("
+              f"{'sanitized build' if c.args.sanitized else '--cpp-only'})", flush=True)
+        return True
+    return False
 
 
 def find_artifact(build_dir, name, subdirs=("",)):
@@ -104,6 +150,8 @@ def base_env(extra=None):
     env["OPENBLAS_NUM_THREADS"] = "1"
     env["OMP_NUM_THREADS"] = "1"
     env["PYTHONUNBUFFERED"] = "1"
+    if SANITIZED:
+        env.update(sanitizer_env())
     for k, v in (extra or {}).items():
         if v is None:
             env.pop(k, None)
@@ -256,6 +304,9 @@ def flopledger_run(paths, n, ledger, command, every_steps=None, every_seconds=No
     if extra_preload:
         cmd += ["--extra-preload", extra_preload]
     cmd += list(extra_opts)
+    if SANITIZED:  # Open MPI's `-x NAME`: pass the sanitizer options to every rank
+        for name in SANITIZER_VARIABLES:
+            cmd += ["--mpirun-arg=-x", f"--mpirun-arg={name}"]
     cmd += ["--"] + list(command)
     return run(cmd, env=env, timeout=timeout, verbose=verbose)
 

@@ -18,6 +18,7 @@ PyTorch (examples/torch_finetune/train.py on 2 ranks, with a checkpoint director
     one forecast_crossing event with the projection and the notification date;
   - a job pointed at that ledger with another base model is refused before it starts (exit 2),
     with a message naming both, and the ledger is unchanged.
+--cpp-only (implied by --sanitized) runs the C++ part only.
 """
 
 import os
@@ -122,6 +123,8 @@ print(f"signal={'SIGUSR1' if stop else 'none'} iterations={n}", flush=True)
 def signal_stop(c, paths, args):
     """An unmodified program (no C API): FLOPLEDGER_STOP_SIGNAL=SIGUSR1 makes every rank raise
     SIGUSR1 when the budget is about to be crossed; the program's handler ends its loop."""
+    if E.skip_python(c, "signal stop"):
+        return
     ledger = c.path("signal", "ledger.h5")
     env = E.base_env({"FLOPLEDGER_BUDGET": "2e9", "FLOPLEDGER_STOP_SIGNAL": "SIGUSR1"})
     res = E.flopledger_run(paths, RANKS, ledger, [E.PYTHON, "-c", SIGNAL_WORKLOAD],
@@ -142,6 +145,8 @@ def signal_stop(c, paths, args):
 
 
 def torch_budget_and_resume(c, paths, args):
+    if E.skip_python(c, "torch budget and resume"):
+        return
     if not E.torch_available():
         c.check(False, f"PyTorch importable by {E.PYTHON}")
         return

@@ -14,6 +14,7 @@
   (iv)  no launcher at all: LD_PRELOAD=spy:libflopledger.so python script.py gives a
         single-rank trace with the exact total; and mpi_gemm run as a singleton MPI process
         with the runtime preloaded gives exact per-step rows.
+--cpp-only (implied by --sanitized) skips the Python workloads of (ii), (iii) and (iv).
 """
 
 import os
@@ -110,6 +111,8 @@ def case_mpi_gemm_exit(c, paths, args):
 
 def case_torch_exit(c, paths, args):
     label = "(ii) train.py --exit-code 5"
+    if E.skip_python(c, label):
+        return
     if not E.torch_available():
         c.check(False, f"{label}: PyTorch importable by {E.PYTHON}")
         return
@@ -141,6 +144,8 @@ def case_torch_exit(c, paths, args):
 
 def case_numpy_launched(c, paths, args, script):
     label = "(iii) numpy under flopledger run -n 2, last rank finishing 2 s later"
+    if E.skip_python(c, label):
+        return
     n, rounds = 2, 3
     spy_dir = c.subdir("iii-spy")
     ledger = c.path("iii", "ledger.h5")
@@ -168,6 +173,12 @@ def case_numpy_launched(c, paths, args, script):
 
 def case_no_launcher(c, paths, args, script):
     label = "(iv) numpy, no launcher"
+    if not E.skip_python(c, label):
+        case_numpy_no_launcher(c, paths, args, script, label)
+    case_mpi_gemm_no_launcher(c, paths, args)
+
+
+def case_numpy_no_launcher(c, paths, args, script, label):
     rounds = 2
     spy_dir = c.subdir("iv-spy")
     ledger = c.path("iv", "ledger.h5")
@@ -183,6 +194,8 @@ def case_no_launcher(c, paths, args, script):
                           ranks=1)
     E.check_segments(c, rep, label, 1, states=("clean",), exit_status=0)
 
+
+def case_mpi_gemm_no_launcher(c, paths, args):
     label = "(iv) mpi_gemm singleton, no launcher"
     steps = 3
     ledger = c.path("iv-mpi", "ledger.h5")
