@@ -16,14 +16,16 @@
 
 namespace {
 
+// Never destroyed (the exit handler that removes the file runs after static destructors).
 const std::string &config_path() {
-  static const std::string path = [] {
+  static const std::string &path = *new std::string([] {
     char name[] = "/tmp/fuzz_config-XXXXXX";
     const int fd = ::mkstemp(name);
     if (fd < 0) std::abort();
     ::close(fd);
+    std::atexit([] { ::unlink(config_path().c_str()); });
     return std::string(name);
-  }();
+  }());
   return path;
 }
 

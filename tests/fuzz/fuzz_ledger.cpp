@@ -115,16 +115,23 @@ bool write_base(const std::string &path) {
   return writer->close();
 }
 
+// Never destroyed (the exit handler that removes the files runs after static destructors).
 const Paths &paths() {
-  static const Paths p = [] {
+  static const Paths &p = *new Paths([] {
     // Memory-backed where there is /dev/shm: every input writes and reads a file.
     char shm[] = "/dev/shm/fuzz_ledger-XXXXXX", tmp[] = "/tmp/fuzz_ledger-XXXXXX";
     char *dir = ::access("/dev/shm", W_OK) == 0 ? shm : tmp;
     if (::mkdtemp(dir) == nullptr) std::abort();
     Paths out{dir, std::string(dir) + "/base.h5", std::string(dir) + "/work.h5"};
     if (!write_base(out.base)) std::abort();
+    std::atexit([] {
+      const Paths &p = paths();
+      ::unlink(p.work.c_str());
+      ::unlink(p.base.c_str());
+      ::rmdir(p.dir.c_str());
+    });
     return out;
-  }();
+  }());
   return p;
 }
 
