@@ -5,6 +5,7 @@ set -euo pipefail
 
 packages=(
   build-essential cmake pkg-config git clang-format
+  clang libclang-rt-14-dev # libFuzzer and sanitizer runtimes (tests/fuzz/run.sh)
   openmpi-bin libopenmpi-dev
   libhdf5-openmpi-dev hdf5-tools
   libboost-program-options-dev

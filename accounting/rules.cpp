@@ -505,14 +505,24 @@ bool load_rule_set(const std::string &name_or_path, RuleSet &out, std::string &e
             ") or the path of a .rules file";
     return false;
   }
+  // Bounded: a rule set is a page of text, and /dev/zero or a huge file must not hang the job.
+  constexpr std::size_t kMaxRuleSetBytes = 1 << 20;
   std::ifstream file(name_or_path, std::ios::binary);
-  std::ostringstream content;
-  if (!file || !(content << file.rdbuf())) {
-    error = "cannot read rule-set file '" + name_or_path + "'";
+  std::string content;
+  char buffer[4096];
+  while (file && content.size() <= kMaxRuleSetBytes) {
+    file.read(buffer, sizeof buffer);
+    content.append(buffer, static_cast<std::size_t>(file.gcount()));
+  }
+  if (!file.eof()) {
+    error = "cannot read rule-set file '" + name_or_path + "'" +
+            (content.size() > kMaxRuleSetBytes
+                 ? ": larger than " + std::to_string(kMaxRuleSetBytes) + " bytes"
+                 : std::string());
     return false;
   }
   RuleSet set;
-  if (!parse_rule_set(content.str(), name_or_path, set, error)) return false;
+  if (!parse_rule_set(content, name_or_path, set, error)) return false;
   if (const RuleSet *builtin = find_rule_set(set.name); builtin && builtin->text != set.text) {
     error = name_or_path + ": name '" + set.name +
             "' is a built-in rule set with different text; give a changed rule set a name of "

@@ -18,6 +18,9 @@ herr_t innermost_error(unsigned n, const H5E_error2_t *err, void *data) {
 std::string hdf5_detail() {
   std::string desc;
   H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, innermost_error, &desc);
+  // Some HDF5 messages span lines (a failed write lists its arguments): keep the error on one.
+  for (char &c : desc)
+    if (c == '\n' || c == '\r') c = ' ';
   return desc.empty() ? std::string() : " (HDF5: " + desc + ")";
 }
 

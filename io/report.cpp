@@ -48,7 +48,8 @@ const char *segment_state_name(std::uint8_t state) {
 }
 
 std::string iso_utc(double unix_seconds) {
-  if (!(unix_seconds > 0)) return "";
+  // Up to year 9999: a damaged ledger's time must not overflow the conversion (UB).
+  if (!(unix_seconds > 0) || !(unix_seconds < 253402300800.0)) return "";
   const auto t = static_cast<std::time_t>(unix_seconds);
   std::tm tm{};
   gmtime_r(&t, &tm);
@@ -60,7 +61,7 @@ std::string iso_utc(double unix_seconds) {
 namespace {
 
 std::string duration_text(double seconds) {
-  if (!(seconds >= 0)) return "?";
+  if (!(seconds >= 0) || !(seconds < 1e15)) return "?";
   const auto total = static_cast<std::uint64_t>(std::llround(seconds));
   const std::uint64_t h = total / 3600, m = total / 60 % 60, s = total % 60;
   char buf[48];

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <sys/stat.h>
 #include <thread>
+#include <unistd.h>
 
 #include "io/hdf5_util.hpp"
 #include "io/trace_schema.hpp"
@@ -223,6 +224,17 @@ ReadFailure open_datasets(hid_t file, const std::string &path, std::uint32_t min
   return f;
 }
 
+bool step_record_unwritten(const StepRecord &record) {
+  return record.period_flops[0] == '\0' && record.cumulative_counted[0] == '\0' &&
+         record.t_start == 0.0 && record.t_end == 0.0;
+}
+
+std::string unwritten_rows_detail(std::uint64_t count) {
+  return std::to_string(count) +
+         " step row(s) at the end of the ledger were allocated but never written (the disk "
+         "filled or the job was killed while appending); they are left out";
+}
+
 } // namespace detail
 
 using namespace detail;
@@ -241,6 +253,12 @@ bool check_trace_path(const std::string &path, std::string &error) {
   }
   if (S_ISDIR(st.st_mode)) {
     error = path + ": is a directory, not a trace file";
+    return false;
+  }
+  // Else HDF5 fails to open it and the signature check cannot read it either: "not HDF5" would
+  // send the user after the wrong problem.
+  if (::access(path.c_str(), R_OK) != 0) {
+    error = path + ": cannot be read (" + std::strerror(errno) + ")";
     return false;
   }
   return true;
@@ -272,6 +290,12 @@ ReadFailure read_contents(hid_t file, const std::string &path, TraceContents &ou
     error = failed(path, "reading the rows");
     return ReadFailure::Retryable;
   }
+  // Trailing rows that never reached the disk are left out, and said so with an event.
+  std::size_t written = steps.size();
+  while (written > 0 && step_record_unwritten(steps[written - 1]))
+    --written;
+  const std::size_t unwritten = steps.size() - written;
+  steps.resize(written);
   out.rows.resize(steps.size());
   for (std::size_t i = 0; i < steps.size(); ++i) {
     if (!from_record(steps[i], i, out.rows[i], error)) {
@@ -292,6 +316,14 @@ ReadFailure read_contents(hid_t file, const std::string &path, TraceContents &ou
       error = path + ": " + error;
       return ReadFailure::Final;
     }
+  }
+  if (unwritten > 0) {
+    Event event;
+    event.row = written;
+    event.time = out.rows.empty() ? 0.0 : out.rows.back().t_end;
+    event.kind = "unwritten_rows";
+    event.detail = unwritten_rows_detail(unwritten);
+    out.events.push_back(event);
   }
   for (const EnvironmentRecord &e : environment)
     out.environment.push_back(from_record(e));

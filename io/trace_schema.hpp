@@ -159,4 +159,12 @@ struct OpenDatasets {
 ReadFailure open_datasets(hid_t file, const std::string &path, std::uint32_t minor,
                           const RowTypes &types, OpenDatasets &d, std::string &error);
 
+/// Whether a step row was allocated but never written: the dataset was extended for it, but its
+/// data never reached the disk (the disk filled, or the job died in between). HDF5 reads such a
+/// row as zeros; a written row always carries its decimal totals.
+bool step_record_unwritten(const StepRecord &record);
+
+/// The detail of the "unwritten_rows" event that stands for `count` such rows left out.
+std::string unwritten_rows_detail(std::uint64_t count);
+
 } // namespace flopledger::io::detail

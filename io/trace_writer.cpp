@@ -10,6 +10,7 @@
 #include <ctime>
 #include <fcntl.h>
 #include <memory>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <vector>
 
@@ -164,7 +165,9 @@ struct TraceWriter::Impl {
   u128 cumulative_counted = 0, cumulative_modification = 0;
   StepRow last_row;
   u128 replica_tokens_total = 0;
-  int lock_fd = -1; ///< holds the writer lock while the trace is open
+  int lock_fd = -1;      ///< holds the writer lock while the trace is open
+  dev_t file_device = 0; ///< the inode this writer opened (O_NOFOLLOW): HDF5 opens by path and
+  ino_t file_inode = 0;  ///< must find the same file there
   bool segment_open = false;
   Segment current;                 ///< the open segment
   std::uint64_t current_index = 0; ///< its row in the segments dataset
@@ -191,6 +194,8 @@ struct TraceWriter::Impl {
   }
 
   bool take_writer_lock(int fd);
+  bool remember_file(int fd);
+  bool same_file_at_path(const char *when);
   void release_writer_lock();
   bool open_or_create(const TraceHeader &header);
   bool create(const TraceHeader &header);
@@ -198,6 +203,7 @@ struct TraceWriter::Impl {
   bool open_existing(const TraceHeader &header);
   bool check_appendable(const TraceHeader &header);
   bool check_same_ledger(const TraceHeader &stored, const TraceHeader &header);
+  bool drop_unwritten_rows();
   bool load_position();
   bool load_chain_heads();
   bool check_chain_mode(const TraceHeader &stored);
@@ -250,21 +256,62 @@ void TraceWriter::Impl::release_writer_lock() {
   lock_fd = -1;
 }
 
+// The writer never follows a symbolic link at the ledger's path (an attacker's link would make
+// it overwrite or append to another file): creation is O_EXCL, opening is O_NOFOLLOW, and since
+// HDF5 opens by path, the path must name the inode this writer opened before and after HDF5 opens
+// it. A new ledger is 0640 (less where the umask says so): it tells who ran what on which model.
 bool TraceWriter::Impl::open_or_create(const TraceHeader &header) {
   // Create the file ourselves (O_EXCL) and lock it before HDF5 writes a byte; a file that
   // exists, even one another job created an instant ago, is a ledger to append to.
-  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0640);
   if (fd < 0 && errno == EEXIST) return open_existing(header);
   if (fd < 0) return fail(path + ": creating the trace file failed (" + std::strerror(errno) + ")");
-  if (!take_writer_lock(fd)) return false;
+  if (!remember_file(fd) || !take_writer_lock(fd)) return false;
   return create(header);
+}
+
+bool TraceWriter::Impl::remember_file(int fd) {
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
+    const int saved = errno;
+    ::close(fd);
+    return fail(path + ": reading the status of the trace file failed (" + std::strerror(saved) +
+                ")");
+  }
+  if (!S_ISREG(st.st_mode)) {
+    ::close(fd);
+    return fail(path + ": is not a regular file; refusing to write a ledger into it");
+  }
+  file_device = st.st_dev;
+  file_inode = st.st_ino;
+  return true;
+}
+
+bool TraceWriter::Impl::same_file_at_path(const char *when) {
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && st.st_dev == file_device &&
+      st.st_ino == file_inode)
+    return true;
+  return fail(path + ": the path no longer names the file this writer opened (" + when +
+              "; replaced, or now a symbolic link); the ledger writer never follows symbolic "
+              "links: refusing to write");
 }
 
 bool TraceWriter::Impl::create(const TraceHeader &header) {
   Hid fapl = file_access_without_locking();
   if (!fapl.valid()) return abandon_new_file("creating the file access properties");
+  if (!same_file_at_path("before HDF5 created the trace")) {
+    release_writer_lock();
+    return false;
+  }
   file = Hid(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.get()), H5Fclose);
   if (!file.valid()) return abandon_new_file("creating the trace file");
+  if (!same_file_at_path("after HDF5 created the trace")) {
+    // Not ours to unlink: the path names another file now.
+    file.reset();
+    release_writer_lock();
+    return false;
+  }
   const std::string created = header.created_utc.empty() ? utc_now_iso8601() : header.created_utc;
   if (!write_header(file.get(), header, created))
     return abandon_new_file("writing the root attributes");
@@ -325,6 +372,30 @@ bool TraceWriter::Impl::check_same_ledger(const TraceHeader &stored, const Trace
   return true;
 }
 
+// A job that filled the disk (or died) between extending the steps dataset and writing the row
+// leaves rows of zeros at its end: they are cut off before this job appends, with an event.
+bool TraceWriter::Impl::drop_unwritten_rows() {
+  hsize_t rows = datasets.step_rows;
+  while (rows > 0) {
+    StepRecord last{};
+    if (!read_rows(datasets.steps.get(), types.step.get(), rows - 1, 1, &last))
+      return fail_hdf5("reading the last step row");
+    if (!step_record_unwritten(last)) break;
+    --rows;
+  }
+  const hsize_t unwritten = datasets.step_rows - rows;
+  if (unwritten == 0) return true;
+  if (H5Dset_extent(datasets.steps.get(), &rows) < 0)
+    return fail_hdf5("cutting off the unwritten step rows");
+  datasets.step_rows = rows;
+  const EventRecord event =
+      to_record(Event{rows, 0.0, "unwritten_rows", unwritten_rows_detail(unwritten), 0, 0});
+  if (!write_row(datasets.events.get(), types.event.get(), datasets.event_rows, &event))
+    return fail_hdf5("recording the unwritten step rows");
+  ++datasets.event_rows;
+  return flush("cutting off the unwritten step rows");
+}
+
 bool TraceWriter::Impl::load_position() {
   const hsize_t rows = datasets.step_rows;
   next_row = rows;
@@ -369,12 +440,16 @@ bool TraceWriter::Impl::load_position() {
 bool TraceWriter::Impl::open_existing(const TraceHeader &header) {
   // Lock before HDF5 opens the file: nothing may write into a ledger that another job is
   // appending to, not even the close of a refused open.
-  const int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
+  const int fd = ::open(path.c_str(), O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0 && errno == ELOOP)
+    return fail(path + ": is a symbolic link; the ledger writer never follows one (name the "
+                       "real file in FLOPLEDGER_LEDGER)");
   if (fd < 0)
     return fail(path + ": opening the existing trace for appending failed (" +
                 std::strerror(errno) + ")");
-  if (!take_writer_lock(fd)) return false;
+  if (!remember_file(fd) || !take_writer_lock(fd)) return false;
   // An empty file is what a job killed while creating the ledger leaves: nothing to keep.
+  if (!same_file_at_path("before HDF5 opened the trace")) return false;
   if (file_size(path) == 0) return create(header);
   if (!has_hdf5_signature(path))
     return fail(path + ": exists but is not an HDF5 file; refusing to overwrite it");
@@ -383,10 +458,14 @@ bool TraceWriter::Impl::open_existing(const TraceHeader &header) {
   if (!fapl.valid()) return fail_hdf5("creating the file access properties");
   file = Hid(H5Fopen(path.c_str(), H5F_ACC_RDWR, fapl.get()), H5Fclose);
   if (!file.valid()) return fail_hdf5("opening the existing trace for appending");
+  if (!same_file_at_path("after HDF5 opened the trace")) {
+    file.reset();
+    return false;
+  }
   if (open_datasets(file.get(), path, FLOPLEDGER_FORMAT_MINOR, types, datasets, error) !=
       ReadFailure::None)
     return false;
-  return load_position() && load_chain_heads();
+  return drop_unwritten_rows() && load_position() && load_chain_heads();
 }
 
 /// Checks, read-only, that the existing file is a ledger this job may append to.

@@ -15,6 +15,7 @@
 #include "accounting/exact.hpp"
 #include "commands.hpp"
 #include "io/trace.hpp"
+#include "isolate.hpp"
 #include "options.hpp"
 
 extern char **environ;
@@ -84,12 +85,20 @@ bool ledger_usable(const Config &config) {
   std::error_code error;
   if (!fs::is_directory(directory, error)) {
     print_error("ledger '" + ledger.string() + "': the directory " + directory.string() +
-                " does not exist");
+                (error && error != std::errc::no_such_file_or_directory
+                     ? " cannot be reached (" + error.message() + ")"
+                     : std::string(" does not exist")));
     return false;
   }
   if (access(directory.c_str(), W_OK) != 0) {
     print_error("ledger '" + ledger.string() + "': the directory " + directory.string() +
                 " is not writable");
+    return false;
+  }
+  // The writer never follows a symbolic link at the ledger's path (docs/hostile-inputs.md).
+  if (fs::is_symlink(ledger, error)) {
+    print_error("ledger '" + ledger.string() +
+                "' is a symbolic link; the ledger writer never follows one (name the real file)");
     return false;
   }
   // A missing or empty file is created by the writer.
@@ -147,7 +156,11 @@ bool ledger_usable(const Config &config) {
 std::optional<std::string> prepare_preload(const po::variables_map &values) {
   const auto overrides = config_overrides(values);
   const std::optional<Config> config = effective_config(overrides);
-  if (!config || !ledger_usable(*config)) return std::nullopt;
+  if (!config) return std::nullopt;
+  // Reading a damaged ledger can crash HDF5 1.10: the check runs in a child process.
+  if (run_isolated([&] { return ledger_usable(*config) ? 0 : kExitUsage; },
+                   {absolute_path(config->ledger)}, "run") != 0)
+    return std::nullopt;
   const std::optional<std::string> library = runtime_library(values["library"].as<std::string>());
   if (!library) return std::nullopt;
   std::vector<std::string> extra;

@@ -3,6 +3,7 @@
 #include <map>
 
 #include "commands.hpp"
+#include "isolate.hpp"
 
 namespace {
 
@@ -52,8 +53,16 @@ int main(int argc, char **argv) {
     std::cerr << "flopledger: unknown command '" << name << "'\n\n" << kUsage;
     return kExitUsage;
   }
+  const Args args(argv + 2, argv + argc);
+  // The commands that only read files run in a child process, so that HDF5 crashing on a damaged
+  // file ends in a message and status 1. Not run/exec: they must keep the job's status and
+  // signals (run isolates its own read of the ledger).
+  const bool reads_files = name == "report" || name == "status" || name == "export" ||
+                           name == "merge" || name == "verify";
   try {
-    return command->second(Args(argv + 2, argv + argc));
+    if (reads_files)
+      return run_isolated([&] { return command->second(args); }, files_read_by(args), name);
+    return command->second(args);
   } catch (const std::exception &error) {
     std::cerr << "flopledger: " << error.what() << '\n';
     return kExitFailure;

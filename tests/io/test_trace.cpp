@@ -7,6 +7,7 @@
 #include <csignal>
 #include <cstring>
 #include <fstream>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -478,6 +479,96 @@ TEST_CASE("files that are not readable ledgers get a clear error") {
     CHECK_FALSE(TraceWriter::open(dir.file("no/such/dir/ledger.h5"), make_header(), error));
     CHECK(contains(error, "creating the trace file failed"));
   }
+}
+
+TEST_CASE("the writer creates a ledger 0640 and never follows a symbolic link at its path") {
+  TempDir dir;
+  std::string error;
+
+  SUBCASE("a new ledger is 0640 whatever a permissive umask says") {
+    const std::string path = dir.file("ledger.h5");
+    const mode_t saved = ::umask(0);
+    auto writer = TraceWriter::open(path, make_header(), error);
+    ::umask(saved);
+    REQUIRE_MESSAGE(writer, error);
+    REQUIRE(writer->close());
+    struct stat st {};
+    REQUIRE(::stat(path.c_str(), &st) == 0);
+    CHECK((st.st_mode & 07777) == 0640);
+  }
+  SUBCASE("a symbolic link to another file is refused and the target left untouched") {
+    const std::string target = dir.file("precious.txt"), path = dir.file("ledger.h5");
+    std::ofstream(target) << "not yours\n";
+    REQUIRE(::symlink(target.c_str(), path.c_str()) == 0);
+    CHECK_FALSE(TraceWriter::open(path, make_header(), error));
+    CHECK(error == path + ": is a symbolic link; the ledger writer never follows one (name the "
+                          "real file in FLOPLEDGER_LEDGER)");
+    CHECK(read_bytes(target) == "not yours\n");
+  }
+  SUBCASE("a symbolic link to a real ledger is refused too, and the ledger keeps its rows") {
+    const std::string target = dir.file("real.h5"), path = dir.file("ledger.h5");
+    write_known_ledger(target);
+    const std::string before = read_bytes(target);
+    REQUIRE(::symlink(target.c_str(), path.c_str()) == 0);
+    CHECK_FALSE(TraceWriter::open(path, make_header(), error));
+    CHECK(contains(error, "is a symbolic link"));
+    CHECK(read_bytes(target) == before);
+    // Readers may follow it: that is the user's choice.
+    TraceContents t;
+    REQUIRE_MESSAGE(read_trace(path, false, t, error), error);
+    CHECK(t.rows.size() == 5);
+  }
+  SUBCASE("a dangling symbolic link is refused and nothing is created") {
+    const std::string target = dir.file("nowhere.h5"), path = dir.file("ledger.h5");
+    REQUIRE(::symlink(target.c_str(), path.c_str()) == 0);
+    CHECK_FALSE(TraceWriter::open(path, make_header(), error));
+    CHECK(contains(error, "is a symbolic link"));
+    struct stat st {};
+    CHECK(::stat(target.c_str(), &st) != 0);
+    CHECK(::lstat(path.c_str(), &st) == 0);
+    CHECK(S_ISLNK(st.st_mode));
+  }
+  SUBCASE("a FIFO at the path is refused, not opened as a ledger") {
+    const std::string path = dir.file("ledger.h5");
+    REQUIRE(::mkfifo(path.c_str(), 0600) == 0);
+    CHECK_FALSE(TraceWriter::open(path, make_header(), error));
+    CHECK(error == path + ": is not a regular file; refusing to write a ledger into it");
+  }
+}
+
+TEST_CASE("rows allocated but never written (a full disk) are left out, and said so") {
+  TempDir dir;
+  const std::string path = dir.file("ledger.h5");
+  write_known_ledger(path);
+  {
+    // What a full disk leaves: the extension of the dataset reached the file, the row did not.
+    RawFile raw(path);
+    const hid_t steps = H5Dopen2(raw.id(), "steps", H5P_DEFAULT);
+    REQUIRE(steps >= 0);
+    const hsize_t rows = 7;
+    REQUIRE(H5Dset_extent(steps, &rows) >= 0);
+    H5Dclose(steps);
+  }
+  TraceContents t;
+  std::string error;
+  REQUIRE_MESSAGE(read_trace(path, false, t, error), error);
+  CHECK(t.rows.size() == 5);
+  REQUIRE(!t.events.empty());
+  CHECK(t.events.back().kind == "unwritten_rows");
+  CHECK(t.events.back().row == 5);
+  CHECK(contains(t.events.back().detail, "2 step row(s) at the end of the ledger"));
+
+  // The next job cuts them off and continues after the last written row.
+  auto writer = TraceWriter::open(path, make_header(), error);
+  REQUIRE_MESSAGE(writer, error);
+  CHECK(writer->next_row() == 5);
+  REQUIRE(writer->close());
+  REQUIRE_MESSAGE(read_trace(path, false, t, error), error);
+  CHECK(t.rows.size() == 5);
+  int recorded = 0;
+  for (const Event &event : t.events)
+    recorded += event.kind == "unwritten_rows" ? 1 : 0;
+  CHECK(recorded == 1); // stored once by the writer, no longer found by the reader
 }
 
 TEST_CASE("long and non-ASCII strings in rows") {

@@ -509,6 +509,9 @@ TEST_CASE("load_rule_set: a built-in name or a file; a delegated act is a new fi
                  "aws-ftfm) or the path of a .rules file");
   CHECK_FALSE(load_rule_set("/no/such/dir/x.rules", rules, error));
   CHECK(error == "cannot read rule-set file '/no/such/dir/x.rules'");
+  // A file that never ends is read up to a bound, not forever.
+  CHECK_FALSE(load_rule_set("/dev/zero", rules, error));
+  CHECK(error == "cannot read rule-set file '/dev/zero': larger than 1048576 bytes");
 
   const std::filesystem::path dir = std::filesystem::temp_directory_path() /
                                     ("flopledger-rules-test-" + std::to_string(::getpid()));
