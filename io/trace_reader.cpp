@@ -235,15 +235,6 @@ std::string unwritten_rows_detail(std::uint64_t count) {
          "filled or the job was killed while appending); they are left out";
 }
 
-} // namespace detail
-
-using namespace detail;
-
-namespace {
-
-// ---------------------------------------------------------------------------------------------
-// Reading
-
 /// The path names something that could be a trace: it exists and is not a directory.
 bool check_trace_path(const std::string &path, std::string &error) {
   struct stat st {};
@@ -263,6 +254,15 @@ bool check_trace_path(const std::string &path, std::string &error) {
   }
   return true;
 }
+
+} // namespace detail
+
+using namespace detail;
+
+namespace {
+
+// ---------------------------------------------------------------------------------------------
+// Reading
 
 ReadFailure read_contents(hid_t file, const std::string &path, TraceContents &out,
                           std::string &error) {

@@ -140,6 +140,10 @@ EnvironmentRecord to_record(const EnvironmentEntry &entry);
 /// Outcome of reading a file: whether trying again could help (a live file being written).
 enum class ReadFailure { None, Retryable, Final };
 
+/// The path names something that could be a trace: it exists, is not a directory and can be
+/// read; false with `error` naming the problem otherwise.
+bool check_trace_path(const std::string &path, std::string &error);
+
 std::string format_version_text(std::uint64_t major, std::uint64_t minor);
 
 /// Reads and checks the root attributes. A file of a newer major is a Final failure.

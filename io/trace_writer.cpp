@@ -204,6 +204,8 @@ struct TraceWriter::Impl {
   bool check_appendable(const TraceHeader &header);
   bool check_same_ledger(const TraceHeader &stored, const TraceHeader &header);
   bool drop_unwritten_rows();
+  bool record_unwritten_rows();
+  hsize_t unwritten_rows = 0;
   bool load_position();
   bool load_chain_heads();
   bool check_chain_mode(const TraceHeader &stored);
@@ -388,11 +390,17 @@ bool TraceWriter::Impl::drop_unwritten_rows() {
   if (H5Dset_extent(datasets.steps.get(), &rows) < 0)
     return fail_hdf5("cutting off the unwritten step rows");
   datasets.step_rows = rows;
-  const EventRecord event =
-      to_record(Event{rows, 0.0, "unwritten_rows", unwritten_rows_detail(unwritten), 0, 0});
-  if (!write_row(datasets.events.get(), types.event.get(), datasets.event_rows, &event))
-    return fail_hdf5("recording the unwritten step rows");
-  ++datasets.event_rows;
+  unwritten_rows = unwritten; // recorded as an event once the chains are loaded
+  return true;
+}
+
+// The event of drop_unwritten_rows, chained like every other event.
+bool TraceWriter::Impl::record_unwritten_rows() {
+  if (unwritten_rows == 0) return true;
+  EventRecord event = to_record(Event{datasets.step_rows, 0.0, "unwritten_rows",
+                                      unwritten_rows_detail(unwritten_rows), 0, 0});
+  if (!write_event(event)) return fail_hdf5("recording the unwritten step rows");
+  unwritten_rows = 0;
   return flush("cutting off the unwritten step rows");
 }
 
@@ -465,7 +473,7 @@ bool TraceWriter::Impl::open_existing(const TraceHeader &header) {
   if (open_datasets(file.get(), path, FLOPLEDGER_FORMAT_MINOR, types, datasets, error) !=
       ReadFailure::None)
     return false;
-  return drop_unwritten_rows() && load_position() && load_chain_heads();
+  return drop_unwritten_rows() && load_position() && load_chain_heads() && record_unwritten_rows();
 }
 
 /// Checks, read-only, that the existing file is a ledger this job may append to.

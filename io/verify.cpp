@@ -89,11 +89,7 @@ bool verify_trace(const std::string &path, const IntegrityKey &given_key, Verify
   QuietHdf5 quiet;
   out = VerifyResult{};
   out.path = path;
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0 || S_ISDIR(st.st_mode)) {
-    error = path + ": " + (S_ISDIR(st.st_mode) ? "is a directory" : std::strerror(errno));
-    return false;
-  }
+  if (!check_trace_path(path, error)) return false;
   Hid fapl = file_access_without_locking();
   Hid file(fapl.valid() ? H5Fopen(path.c_str(), H5F_ACC_RDONLY, fapl.get()) : -1, H5Fclose);
   if (!file.valid()) {
