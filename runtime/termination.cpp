@@ -1,6 +1,7 @@
 #include "termination.hpp"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -61,6 +62,11 @@ void watch() {
   restore_default_and_raise(byte);
 }
 
+void *watch_entry(void *) {
+  watch();
+  return nullptr;
+}
+
 } // namespace
 
 bool install_sigterm_flush(TerminationWork work) {
@@ -72,9 +78,15 @@ bool install_sigterm_flush(TerminationWork work) {
   if (pipe2(g_pipe, O_CLOEXEC) != 0) return false;
   g_owner = getpid();
   g_work = work;
-  try {
-    std::thread(watch).detach();
-  } catch (...) {
+  // A plain detached pthread: it allocates nothing (a std::thread's state object would stay
+  // allocated for as long as the watcher waits, i.e. until the process ends).
+  pthread_attr_t attributes;
+  pthread_t watcher;
+  const bool started = pthread_attr_init(&attributes) == 0 &&
+                       pthread_attr_setdetachstate(&attributes, PTHREAD_CREATE_DETACHED) == 0 &&
+                       pthread_create(&watcher, &attributes, watch_entry, nullptr) == 0;
+  pthread_attr_destroy(&attributes);
+  if (!started) {
     close(g_pipe[0]);
     close(g_pipe[1]);
     g_pipe[0] = g_pipe[1] = -1;
