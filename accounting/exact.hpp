@@ -43,6 +43,17 @@ bool checked_add(u128 a, u128 b, u128 &out);
 /// a * b, or false on overflow (out is then unchanged).
 bool checked_mul(u128 a, u128 b, u128 &out);
 
+/// a + b, or 2^128-1 when the sum overflows: a wrong-but-huge figure is safer than a small one.
+inline u128 saturating_add(u128 a, u128 b) {
+  u128 sum;
+  return checked_add(a, b, sum) ? sum : kU128Max;
+}
+/// a * b, or 2^128-1 when the product overflows.
+inline u128 saturating_mul(u128 a, u128 b) {
+  u128 product;
+  return checked_mul(a, b, product) ? product : kU128Max;
+}
+
 /// Adds the 128-bit number held as (lo, hi) words — the MPI wire and HDF5 column layout.
 inline u128 from_words(std::uint64_t lo, std::uint64_t hi) {
   return (static_cast<u128>(hi) << 64) | lo;

@@ -6,12 +6,8 @@
 namespace flopledger {
 namespace {
 
-// Sums that the invariant of add_rank keeps below 2^128 saturate instead of wrapping if a caller
-// filled a JobPeriod by hand with larger cells: a wrong-but-huge figure is safer than a small one.
-u128 saturating_add(u128 a, u128 b) {
-  u128 sum;
-  return checked_add(a, b, sum) ? sum : kU128Max;
-}
+// Sums that the invariant of add_rank keeps below 2^128 saturate (saturating_add) instead of
+// wrapping if a caller filled a JobPeriod by hand with larger cells.
 
 template <typename Select> u128 sum_cells(const JobPeriod &period, Select selected) {
   u128 total = 0;

@@ -18,18 +18,6 @@ template <typename Get> bool sum_rows(const TraceContents &trace, Get get, u128 
 
 } // namespace
 
-std::string_view verdict_method_id(Method method) {
-  switch (method) {
-  case Method::Analytic:
-    return "analytic";
-  case Method::Hardware:
-    return "hardware";
-  case Method::Counted:
-    break;
-  }
-  return "counted";
-}
-
 bool within_30_percent(u128 figure, u128 reference) {
   const u128 diff = figure > reference ? figure - reference : reference - figure;
   u128 lhs = 0, rhs = 0;
@@ -162,7 +150,7 @@ bool make_audit(const TraceContents &trace, Audit &out, std::string &error) {
 
   // The rule set's policy over the ledger's figures (the one function rank 0 uses live).
   out.verdict_method = report.verdict_method;
-  const std::string_view verdict_id = verdict_method_id(out.verdict_method);
+  const std::string_view verdict_id = method_name(out.verdict_method);
   bool found = false;
   for (MethodFigure &m : out.methods)
     if (m.id == verdict_id && m.available) {

@@ -39,9 +39,6 @@ struct Audit {
 /// Builds the audit view; false with `error` when make_report fails (unknown rule set, overflow).
 bool make_audit(const TraceContents &trace, Audit &out, std::string &error);
 
-/// "counted", "analytic", "hardware" (kept here so the views do not depend on the trace writer).
-std::string_view verdict_method_id(Method method);
-
 /// True when 100 * |figure - reference| <= 30 * reference, exactly (no floating point).
 bool within_30_percent(u128 figure, u128 reference);
 

@@ -159,7 +159,7 @@ void json_row(JsonWriter &json, const StepRow &r) {
   optional_flops(json, "cumulative_aws", r.analytic_available, r.cumulative_aws);
   optional_flops(json, "cumulative_hf", r.analytic_available, r.cumulative_hf);
   optional_flops(json, "cumulative_hardware", r.hardware_available, r.cumulative_hardware);
-  json.field("verdict_method", verdict_method_id(r.verdict_method))
+  json.field("verdict_method", method_name(r.verdict_method))
       .field("verdict_flops", to_decimal(r.verdict_flops))
       .field("threshold_flops", to_decimal(r.threshold_flops));
   optional_flops(json, "forecast_flops", r.forecast_available, r.forecast_flops);
@@ -200,7 +200,7 @@ void ledger_keys(JsonWriter &json, const Audit &a) {
       .field("status", status_name(v.status))
       .field("rule", v.rule)
       .field("reasoning", v.reasoning)
-      .field("method", verdict_method_id(a.verdict_method))
+      .field("method", method_name(a.verdict_method))
       .field("modification_flops", to_decimal(a.verdict_flops))
       .field("modification_flops_2sf", to_sci2(a.verdict_flops))
       .field("threshold_flops", to_decimal(v.threshold_flops))
@@ -346,7 +346,7 @@ std::string export_csv(const Audit &audit) {
     optional(r.analytic_available, r.cumulative_aws);
     optional(r.analytic_available, r.cumulative_hf);
     optional(r.hardware_available, r.cumulative_hardware);
-    f.push_back(std::string(verdict_method_id(r.verdict_method)));
+    f.push_back(std::string(method_name(r.verdict_method)));
     f.push_back(to_decimal(r.verdict_flops));
     f.push_back(to_decimal(r.threshold_flops));
     optional(r.forecast_available, r.forecast_flops);

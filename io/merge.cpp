@@ -71,12 +71,6 @@ ChosenFigure verdict_figure(const RuleSet &rules, const Figures &totals, bool an
   return choose_verdict_figure(rules, figures);
 }
 
-Method as_method(VerdictMethod method) {
-  return method == VerdictMethod::Analytic   ? Method::Analytic
-         : method == VerdictMethod::Hardware ? Method::Hardware
-                                             : Method::Counted;
-}
-
 bool add_figures(const Figures &a, const Figures &b, Figures &out) {
   for (std::size_t k = 0; k < kFigures; ++k)
     if (!checked_add(a[k], b[k], out[k])) return false;
@@ -536,7 +530,7 @@ bool MergeWriter::write(const std::string &temporary, const TraceHeader &header,
       const ChosenFigure chosen = verdict_figure(rules, total, any_analytic, any_hardware);
       const u128 figure = chosen.flops;
       const Verdict verdict = evaluate(figure, in.trace.header.original, rules);
-      row.verdict_method = as_method(chosen.method);
+      row.verdict_method = method_of(chosen.method);
       row.verdict_flops = figure;
       row.threshold_flops = verdict.threshold_flops;
       row.status = verdict.status;

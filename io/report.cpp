@@ -274,24 +274,19 @@ bool make_report(const TraceContents &trace, Report &out, std::string &error) {
   // The other methods' ledger totals, as the rows carry them; the rule set's policy chooses.
   MethodFigures figures;
   figures.counted = out.modification_flops;
-  auto add = [](u128 &sum, u128 value) {
-    if (!checked_add(sum, value, sum)) sum = kU128Max;
-  };
   for (const StepRow &row : trace.rows) {
     out.analytic_available = out.analytic_available || row.analytic_available;
     out.hardware_available = out.hardware_available || row.hardware_available;
-    add(out.analytic_flops, row.analytic_flops);
-    add(out.aws_flops, row.aws_flops);
-    add(out.hf_flops, row.hf_flops);
-    add(out.hardware_flops, row.hardware_flops);
+    out.analytic_flops = saturating_add(out.analytic_flops, row.analytic_flops);
+    out.aws_flops = saturating_add(out.aws_flops, row.aws_flops);
+    out.hf_flops = saturating_add(out.hf_flops, row.hf_flops);
+    out.hardware_flops = saturating_add(out.hardware_flops, row.hardware_flops);
   }
   if (out.analytic_available) figures.analytic = out.analytic_flops;
   if (out.hardware_available) figures.hardware = out.hardware_flops;
   const ChosenFigure chosen = choose_verdict_figure(*out.rules, figures);
   out.verdict_flops = chosen.flops;
-  out.verdict_method = chosen.method == VerdictMethod::Analytic   ? Method::Analytic
-                       : chosen.method == VerdictMethod::Hardware ? Method::Hardware
-                                                                  : Method::Counted;
+  out.verdict_method = method_of(chosen.method);
   out.verdict = evaluate(out.verdict_flops, trace.header.original, *out.rules);
   if (!trace.rows.empty()) {
     const StepRow &last = trace.rows.back();

@@ -71,7 +71,7 @@ DocSection verdict_section(const Audit &a) {
   t.rows = {
       {"Modification compute (2 significant figures)", to_sci2(a.verdict_flops) + " FLOP"},
       {"Modification compute (exact)", to_decimal(a.verdict_flops) + " FLOP"},
-      {"Method used by the verdict", std::string(verdict_method_id(a.verdict_method))},
+      {"Method used by the verdict", std::string(method_name(a.verdict_method))},
       {"Threshold", flops_with_exact(v.threshold_flops)},
       {"Fraction of the threshold", percent_text(v.fraction_of_threshold)},
       {"Notify the Commission", v.notify_commission ? "yes" : "no"},
@@ -152,7 +152,7 @@ DocSection charts_section(const Audit &a) {
   const double t0 = trace.rows.empty() ? 0 : trace.rows.front().t_start;
   Chart cumulative;
   cumulative.title = "Cumulative modification compute (" +
-                     std::string(verdict_method_id(a.verdict_method)) + ") toward the threshold";
+                     std::string(method_name(a.verdict_method)) + ") toward the threshold";
   cumulative.x_label = "time since the first step row (s)";
   cumulative.y_label = "FLOP (log scale)";
   cumulative.log_y = true;

@@ -65,6 +65,20 @@ inline std::string_view method_name(Method method) {
   return "unknown";
 }
 
+/// The trace's name for the method a rule set's policy chose (never VerdictMethod::Highest).
+inline Method method_of(VerdictMethod method) {
+  switch (method) {
+  case VerdictMethod::Analytic:
+    return Method::Analytic;
+  case VerdictMethod::Hardware:
+    return Method::Hardware;
+  case VerdictMethod::Counted:
+  case VerdictMethod::Highest:
+    break;
+  }
+  return Method::Counted;
+}
+
 /// One reduced period: the job's counts plus what rank 0 decided from them.
 struct StepRow {
   std::uint64_t row = 0; ///< index in the steps dataset, 0-based, continuous across segments

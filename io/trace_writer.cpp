@@ -432,8 +432,7 @@ bool TraceWriter::Impl::load_position() {
         !read_rows(datasets.steps.get(), type.get(), 0, rows, tokens.data()))
       return fail_hdf5("reading the replica tokens of the step rows");
     for (const Tokens &t : tokens)
-      if (!checked_add(replica_tokens_total, from_words(t.lo, t.hi), replica_tokens_total))
-        replica_tokens_total = kU128Max;
+      replica_tokens_total = saturating_add(replica_tokens_total, from_words(t.lo, t.hi));
   }
   if (datasets.segment_rows > 0) {
     SegmentRecord last{};
@@ -704,8 +703,7 @@ bool TraceWriter::append(const StepRow &row) {
   m.cumulative_counted = row.cumulative_counted;
   m.cumulative_modification = row.cumulative_modification;
   m.last_row = row;
-  if (!checked_add(m.replica_tokens_total, row.replica_tokens, m.replica_tokens_total))
-    m.replica_tokens_total = kU128Max;
+  m.replica_tokens_total = saturating_add(m.replica_tokens_total, row.replica_tokens);
   // Keep the segment's row count current, so that it is right even if the job dies.
   ++m.current.rows;
   if (!m.write_segment()) return false;

@@ -40,11 +40,6 @@ int VerifyResult::exit_status() const {
 
 namespace {
 
-u128 saturating(u128 a, u128 b) {
-  u128 sum = 0;
-  return checked_add(a, b, sum) ? sum : kU128Max;
-}
-
 std::string short_hash(const std::string &hex) {
   return hex.size() > 16 ? hex.substr(0, 16) + "..." : (hex.empty() ? "(empty)" : hex);
 }
@@ -301,13 +296,13 @@ bool verify_trace(const std::string &path, const IntegrityKey &given_key, Verify
       // The period, three ways, must be one total; the stored totals must follow from it.
       u128 period = 0, by_phase = 0, by_source = 0, modification = 0;
       for (std::size_t k = 0; k < kPrecisions; ++k)
-        period = saturating(period, row.by_precision[k]);
+        period = saturating_add(period, row.by_precision[k]);
       for (std::size_t k = 0; k < kPhases; ++k) {
-        by_phase = saturating(by_phase, row.by_phase[k]);
-        if (rules.phase_counts[k]) modification = saturating(modification, row.by_phase[k]);
+        by_phase = saturating_add(by_phase, row.by_phase[k]);
+        if (rules.phase_counts[k]) modification = saturating_add(modification, row.by_phase[k]);
       }
       for (std::size_t k = 0; k < kSources; ++k)
-        by_source = saturating(by_source, row.by_source[k]);
+        by_source = saturating_add(by_source, row.by_source[k]);
       const std::string period_text = get(rec.period_flops);
       if (by_phase != period || by_source != period || period_text != to_decimal(period))
         step_problems.push_back(what + ": period FLOPs by precision (" + to_decimal(period) +
@@ -328,7 +323,7 @@ bool verify_trace(const std::string &path, const IntegrityKey &given_key, Verify
           {"cumulative_hf", row.cumulative_hf, row.hf_flops, &totals.hf},
           {"cumulative_hardware", row.cumulative_hardware, row.hardware_flops, &totals.hardware}};
       for (const Running &r : running) {
-        const u128 expected = saturating(*r.total, r.period);
+        const u128 expected = saturating_add(*r.total, r.period);
         if (r.stored == expected || (gap && r.stored > expected)) {
           *r.total = r.stored;
           continue;

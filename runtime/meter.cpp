@@ -450,10 +450,8 @@ void Meter::decide(const wire::Record &reduced, Control &control) {
   u128 modification = 0;
   for (std::size_t phase = 0; phase < kPhases; ++phase)
     if (rules_->phase_counts[phase]) modification += pending_period_.flops_by_phase(phase);
-  if (!checked_add(cumulative_counted_, counted, cumulative_counted_))
-    cumulative_counted_ = kU128Max;
-  if (!checked_add(cumulative_modification_, modification, cumulative_modification_))
-    cumulative_modification_ = kU128Max;
+  cumulative_counted_ = saturating_add(cumulative_counted_, counted);
+  cumulative_modification_ = saturating_add(cumulative_modification_, modification);
   ++reductions_;
   if (pending_period_.step_last > last_step_) last_step_ = pending_period_.step_last;
 
@@ -479,17 +477,6 @@ void Meter::decide(const wire::Record &reduced, Control &control) {
   control.threshold_hi = hi_word(verdict_.threshold_flops);
   control.fraction_of_threshold = verdict_.fraction_of_threshold;
 }
-
-namespace {
-u128 saturating_add(u128 a, u128 b) {
-  u128 sum;
-  return checked_add(a, b, sum) ? sum : kU128Max;
-}
-u128 saturating_mul(u128 a, u128 b) {
-  u128 product;
-  return checked_mul(a, b, product) ? product : kU128Max;
-}
-} // namespace
 
 // The analytic estimates from the declared model and the replica tokens, and the hardware bound
 // from the period's wall time, when the device peak is configured.
@@ -539,9 +526,7 @@ void Meter::choose_verdict_figure() {
   if (any_hardware_) figures.hardware = cumulative_hardware_;
   const ChosenFigure chosen = flopledger::choose_verdict_figure(*rules_, figures);
   verdict_flops_ = chosen.flops;
-  verdict_method_ = chosen.method == VerdictMethod::Analytic   ? io::Method::Analytic
-                    : chosen.method == VerdictMethod::Hardware ? io::Method::Hardware
-                                                               : io::Method::Counted;
+  verdict_method_ = io::method_of(chosen.method);
 }
 
 void Meter::forecast_and_budget(Control &control) {
