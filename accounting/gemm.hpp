@@ -40,6 +40,25 @@ inline std::optional<u128> gemm_flops(std::int64_t m, std::int64_t n, std::int64
 std::optional<u128> batched_gemm_flops(std::int64_t m, std::int64_t n, std::int64_t k,
                                        std::int64_t batch, Field field, bool alpha_is_zero = false);
 
+/// Grouped batched GEMM (cuBLAS ?gemmGroupedBatched, cublasGemmGroupedBatchedEx): group g holds
+/// group_size[g] GEMMs of shape m[g] x n[g] x k[g], so the FLOPs are the sum over groups of
+/// group_size[g] * gemm_flops(m[g], n[g], k[g]). nullopt when group_count or any size is
+/// negative, when a needed array is null, or when the sum exceeds 2^128-1. Zero groups: 0.
+template <typename Int>
+std::optional<u128> grouped_gemm_flops(const Int *m, const Int *n, const Int *k,
+                                       const Int *group_size, std::int64_t group_count,
+                                       Field field) {
+  if (group_count < 0) return std::nullopt;
+  if (group_count > 0 && (m == nullptr || n == nullptr || k == nullptr || group_size == nullptr))
+    return std::nullopt;
+  u128 total = 0;
+  for (std::int64_t g = 0; g < group_count; ++g) {
+    const std::optional<u128> group = batched_gemm_flops(m[g], n[g], k[g], group_size[g], field);
+    if (!group || !checked_add(total, *group, total)) return std::nullopt;
+  }
+  return total;
+}
+
 /// FLOPs of y = alpha*op(A)*x + beta*y with A m x n: 2*m*n (real) or 8*m*n (complex); zero when m
 /// or n is zero or alpha is zero. nullopt when m or n is negative, or (as above) on overflow.
 std::optional<u128> gemv_flops(std::int64_t m, std::int64_t n, Field field,

@@ -11,6 +11,7 @@
 #include "counters.hpp"
 #include "hook_guard.hpp"
 #include "log.hpp"
+#include "record.hpp"
 #include "resolve.hpp"
 #include "source.hpp"
 
@@ -36,17 +37,6 @@ template <typename Fn> Fn real_function(std::atomic<Fn> &slot, const char *name)
   }
   slot.store(fn, std::memory_order_release);
   return fn;
-}
-
-void record(flopledger_source source, flopledger_precision precision,
-            const std::optional<u128> &flops) {
-  if (!flops || !counting_enabled()) return;
-  if (*flops > (static_cast<u128>(1) << 63)) {
-    count_oversized_call();
-    count(source, precision, std::uint64_t{1} << 63);
-    return;
-  }
-  count(source, precision, static_cast<std::uint64_t>(*flops));
 }
 
 template <typename T> bool is_zero(const T *alpha) {

@@ -194,3 +194,26 @@ TEST_CASE("cblas_gemm_args_valid rejects bad layout and transpose values") {
   CHECK_FALSE(cblas_gemm_args_valid(kRowMajor, 'N', kNoTrans, 2, 3, 4, 4, 4, 4));
   CHECK(cblas_gemm_args_valid(kColMajor, kNoTrans, kNoTrans, 2, 3, 4, 4, 4, 4));
 }
+
+TEST_CASE("grouped_gemm_flops: sum over groups of group_size * 2mnk (8mnk complex)") {
+  const int m[] = {2, 5, 7}, n[] = {3, 1, 11}, k[] = {4, 6, 13}, size[] = {3, 2, 1};
+  // 3*2*24 + 2*2*30 + 1*2*1001
+  CHECK(grouped_gemm_flops(m, n, k, size, 3, Field::Real) == u128{144 + 120 + 2002});
+  CHECK(grouped_gemm_flops(m, n, k, size, 3, Field::Complex) == u128{4 * (144 + 120 + 2002)});
+  CHECK(grouped_gemm_flops(m, n, k, size, 1, Field::Real) == u128{144});
+  CHECK(grouped_gemm_flops<int>(nullptr, nullptr, nullptr, nullptr, 0, Field::Real) == u128{0});
+  const std::int64_t m64[] = {1 << 20, 3}, n64[] = {1 << 20, 3}, k64[] = {1 << 20, 3},
+                     size64[] = {1000, 0};
+  CHECK(grouped_gemm_flops(m64, n64, k64, size64, 2, Field::Real) == u128{2000} * (u128{1} << 60));
+}
+
+TEST_CASE("grouped_gemm_flops: what cuBLAS rejects is never counted") {
+  const int m[] = {2, -1}, n[] = {3, 3}, k[] = {4, 4}, size[] = {1, 1}, bad_size[] = {1, -2};
+  CHECK_FALSE(grouped_gemm_flops(m, n, k, size, 2, Field::Real).has_value());
+  CHECK(grouped_gemm_flops(m, n, k, size, 1, Field::Real) == u128{48});
+  CHECK_FALSE(grouped_gemm_flops(n, n, k, bad_size, 2, Field::Real).has_value());
+  CHECK_FALSE(grouped_gemm_flops(m, n, k, size, -1, Field::Real).has_value());
+  CHECK_FALSE(grouped_gemm_flops<int>(nullptr, n, k, size, 1, Field::Real).has_value());
+  const std::int64_t big[] = {kMaxInt64, kMaxInt64}, size2[] = {kMaxInt64, kMaxInt64};
+  CHECK_FALSE(grouped_gemm_flops(big, big, big, size2, 2, Field::Real).has_value());
+}
