@@ -12,6 +12,7 @@
 
 #include "accounting/exact.hpp"
 #include "correlation.hpp"
+#include "graph_cupti.hpp"
 #include "graph_events.hpp"
 #include "hook_guard.hpp"
 #include "record.hpp"
@@ -55,6 +56,7 @@ cublasStatus_t metered(flopledger_source source, const Planned &plan, StreamOf &
                        Call &&call) {
   HookGuard guard;
   if (!guard.outermost()) return call();
+  start_graph_tracking(); // once per process: the first cuBLAS call means CUDA is in use
   const std::uint64_t flops = hot_path_flops(plan.flops);
   counted_call_begin(flops, plan.precision);
   const cublasStatus_t status = call();
