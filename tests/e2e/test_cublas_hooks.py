@@ -11,7 +11,10 @@ global scope, where dlsym(RTLD_NEXT) finds nothing). Each entry point must be co
 with its exact FLOPs, source and precision; rejected calls, and cuBLAS's inner cublasLtMatmul
 (the fake cublasSgemm_v2 and cublasGemmEx run through it), not at all. Also: a hook whose real
 library is not loaded returns CUBLAS_STATUS_NOT_INITIALIZED without crashing, and every GEMM entry
-point the real libcublas.so.13 exports is hooked (but the documented exceptions)."""
+point the real libcublas.so.13 exports is hooked (but the documented exceptions). And CUDA Graphs,
+with a fake libcupti.so.13 standing for CUPTI (it delivers the driver and resource callbacks that
+CUDA would around capture, instantiation and launch): GEMMs issued on a capturing stream count 0
+when captured and their FLOPs at every successful launch of the executable."""
 
 import os
 import re
@@ -134,6 +137,51 @@ def missing_library(c, paths, args):
             f"{label}: logged once for cuBLASLt")
 
 
+# fake_cuda_workload.cpp, fl_cuda_graph_workload: what each ledger step holds, by (source,
+# precision). Step 3 is `replays` launches of a graph holding a 16x8x4 FP32 GEMM and a 4x4x4 FP16
+# GemmEx (which runs through cublasLtMatmul inside the fake: counted once, under cublas).
+GRAPH_REPLAYS = 7
+
+
+def graph_expectation():
+    first = {("cublas", "fp32"): 2 * 8 * 4 * 2}
+    launch = {("cublas", "fp32"): GRAPH_REPLAYS * 2 * 16 * 8 * 4,
+              ("cublas", "fp16"): GRAPH_REPLAYS * 2 * 4 * 4 * 4}
+    return {1: first, 2: {}, 3: launch, 4: {}, 5: first}
+
+
+def graphs(c, paths, args, linked, fake_dir):
+    label = "graphs"
+    ledger = c.path(label, "ledger.h5")
+    env = E.base_env({"LD_PRELOAD": paths.runtime, "FLOPLEDGER_LEDGER": ledger,
+                      "FLOPLEDGER_EVERY_STEPS": "1", "FLOPLEDGER_EVERY_SECONDS": "3600",
+                      "FLOPLEDGER_QUIET": "1", "LD_LIBRARY_PATH": fake_dir})
+    res = E.run([linked, "graph", str(GRAPH_REPLAYS)], env=env, timeout=60, verbose=args.verbose)
+    c.ran_ok(res, f"{label}: the graph workload")
+    kv = E.key_values(res.stdout)
+    c.equal(kv.get("cupti"), "fake", f"{label}: the runtime subscribed to the fake CUPTI")
+    c.equal(kv.get("graph_failures"), "0", f"{label}: every cuBLAS call succeeded")
+    try:
+        trace = E.read_trace(ledger)
+    except Exception as e:  # noqa: BLE001
+        c.check(False, f"{label}: the ledger is readable", repr(e))
+        return
+    want = graph_expectation()
+    rows = trace["steps"]
+    covered = E.covered_steps(rows)
+    c.equal([s for cov in covered for s in cov], sorted(want), f"{label}: rows cover steps 1..5")
+    for row, cov in zip(rows, covered):
+        src = [0] * len(SOURCES)
+        prec = [0] * len(PRECISIONS)
+        for s in cov:
+            for (source, precision), flops in want[s].items():
+                src[SOURCES.index(source)] += flops
+                prec[PRECISIONS.index(precision)] += flops
+        c.equal(row.get("flops_by_source_u128"), src, f"{label}: steps {cov}, FLOPs by source")
+        c.equal(row.get("flops_by_precision_u128"), prec,
+                f"{label}: steps {cov}, FLOPs by precision")
+
+
 def coverage(c, paths):
     """Every GEMM entry point of the real cuBLAS 13 is hooked, but the documented exceptions."""
     if not os.path.exists(REAL_CUBLAS):
@@ -167,6 +215,7 @@ def main():
     run_mode(c, paths, args, "dlopen-local", [dlopened, workload])
     run_mode(c, paths, args, "ctypes", ["/usr/bin/python3", "-c", CTYPES_SCRIPT, workload])
     missing_library(c, paths, args)
+    graphs(c, paths, args, linked, os.path.join(tests, "fake_cuda"))
     coverage(c, paths)
     c.finish()
 

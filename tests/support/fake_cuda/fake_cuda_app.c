@@ -4,11 +4,18 @@
  * dlsym(RTLD_NEXT) cannot find them. */
 #include <dlfcn.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 int fl_cuda_workload(void);
 
 #ifdef FL_LINKED
-int main(void) {
+int fl_cuda_graph_workload(int replays);
+
+/* `fake_cuda_app_linked` runs the entry points; `fake_cuda_app_linked graph N` the CUDA Graphs
+ * workload with N launches. */
+int main(int argc, char **argv) {
+  if (argc == 3 && strcmp(argv[1], "graph") == 0) return fl_cuda_graph_workload(atoi(argv[2]));
   return fl_cuda_workload();
 }
 #else

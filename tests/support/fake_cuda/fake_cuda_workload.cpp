@@ -9,6 +9,8 @@
  * (tests/e2e/test_cublas_hooks.py). */
 #include <cublas.h>
 #include <cublasLt.h>
+#include <cupti_callbacks.h>
+#include <cupti_driver_cbid.h>
 
 #include <dlfcn.h>
 #include <stdint.h>
@@ -227,4 +229,80 @@ extern "C" __attribute__((visibility("default"))) int fl_cuda_workload(void) {
   printf("steps=%d\nfailures=%d\n", g_step, g_failures);
   fflush(stdout);
   return g_failures == 0 ? 0 : 1;
+}
+
+/* CUDA Graphs, with the fake CUPTI standing in for the driver's callbacks: a GEMM issued on a
+ * stream under capture is counted at each launch of the graph's executable, not when captured.
+ * Steps (the test checks each):
+ *   1: cublasSgemm_v2_64 8x4x2 on the default stream, counted now (128) — the first hooked call,
+ *      which makes the runtime subscribe to CUPTI;
+ *   2: capture on stream 0x5000 of cublasSgemm_v2_64 16x8x4 (1024) and cublasGemmEx 4x4x4 FP16
+ *      (128, through cublasLtMatmul inside the fake), counted 0 now;
+ *   3: the executable launched `replays` times (and once more, failing): replays * 1152;
+ *   4: executable destroyed, launched again: 0;
+ *   5: cublasSgemm_v2_64 8x4x2 on the stream, no longer capturing: 128. */
+extern "C" __attribute__((visibility("default"))) int fl_cuda_graph_workload(int replays) {
+  g_step_end = (int (*)(uint64_t))dlsym(RTLD_DEFAULT, "flopledger_step_end");
+  if (g_step_end == NULL || cublasCreate_v2(&H) != CUBLAS_STATUS_SUCCESS) return 1;
+  int failures = 0;
+  failures += cublasSgemm_v2_64(H, N, N, 8, 4, 2, 0, 0, 8, 0, 2, 0, 0, 8) != CUBLAS_STATUS_SUCCESS;
+  g_step_end(0);
+
+  void *cupti = dlopen("libcupti.so.13", RTLD_NOW | RTLD_NOLOAD);
+  if (cupti == NULL) {
+    printf("cupti=absent\n");
+    return 1;
+  }
+  auto driver_exit =
+      (void (*)(CUpti_CallbackId, const void *, CUresult))dlsym(cupti, "fake_cupti_driver_exit");
+  auto resource = (void (*)(CUpti_CallbackId, CUgraph, CUgraph, CUgraphExec))dlsym(
+      cupti, "fake_cupti_graph_resource");
+  if (driver_exit == NULL || resource == NULL) {
+    printf("cupti=real\n");
+    return 1;
+  }
+  printf("cupti=fake\n");
+
+  CUstream stream = (CUstream)0x5000;
+  CUgraph graph = (CUgraph)0x6000;
+  CUgraphExec exec = (CUgraphExec)0x7000;
+  struct {
+    CUstream s;
+    CUstreamCaptureMode mode;
+  } begin = {stream, CU_STREAM_CAPTURE_MODE_GLOBAL};
+  struct {
+    CUstream s;
+    CUgraph *g;
+  } end = {stream, &graph};
+  struct {
+    CUgraphExec e;
+    CUstream s;
+  } launch = {exec, stream};
+
+  cublasSetStream_v2(H, (cudaStream_t)stream);
+  driver_exit(CUPTI_DRIVER_TRACE_CBID_cuStreamBeginCapture_v2, &begin, CUDA_SUCCESS);
+  failures +=
+      cublasSgemm_v2_64(H, N, N, 16, 8, 4, 0, 0, 16, 0, 4, 0, 0, 16) != CUBLAS_STATUS_SUCCESS;
+  failures +=
+      cublasGemmEx(H, N, N, 4, 4, 4, 0, 0, CUDA_R_16F, 4, 0, CUDA_R_16F, 4, 0, 0, CUDA_R_16F, 4,
+                   CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT) != CUBLAS_STATUS_SUCCESS;
+  driver_exit(CUPTI_DRIVER_TRACE_CBID_cuStreamEndCapture, &end, CUDA_SUCCESS);
+  g_step_end(0);
+
+  resource(CUPTI_CBID_RESOURCE_GRAPHEXEC_CREATED, graph, NULL, exec);
+  for (int r = 0; r < replays; ++r)
+    driver_exit(CUPTI_DRIVER_TRACE_CBID_cuGraphLaunch, &launch, CUDA_SUCCESS);
+  driver_exit(CUPTI_DRIVER_TRACE_CBID_cuGraphLaunch, &launch, CUDA_ERROR_LAUNCH_FAILED);
+  g_step_end(0);
+
+  resource(CUPTI_CBID_RESOURCE_GRAPHEXEC_DESTROY_STARTING, graph, NULL, exec);
+  driver_exit(CUPTI_DRIVER_TRACE_CBID_cuGraphLaunch, &launch, CUDA_SUCCESS);
+  g_step_end(0);
+
+  failures += cublasSgemm_v2_64(H, N, N, 8, 4, 2, 0, 0, 8, 0, 2, 0, 0, 8) != CUBLAS_STATUS_SUCCESS;
+  g_step_end(0);
+  cublasDestroy_v2(H);
+  printf("graph_failures=%d\n", failures);
+  fflush(stdout);
+  return failures == 0 ? 0 : 1;
 }
