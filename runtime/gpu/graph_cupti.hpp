@@ -1,7 +1,7 @@
-// CUDA Graphs events from CUPTI callbacks: stream capture begin/end and graph launch (driver API
-// exit callbacks: the CUDA runtime is built on the driver API, so one domain covers both) and the
-// graph resource callbacks (cloned, destroyed, executable created / destroyed) feed the graph
-// ledger. libcupti is loaded with dlopen at run time; nothing links it.
+// CUDA Graphs events from CUPTI callbacks: stream capture begin/end, graph launch and executable
+// update (runtime and driver API callbacks; a driver call made inside a runtime call is not
+// applied twice) and the graph resource callbacks (cloned, destroyed, executable created /
+// destroyed) feed the graph ledger. libcupti is loaded with dlopen at run time; nothing links it.
 #pragma once
 
 #include <cstdint>
@@ -13,8 +13,9 @@
 
 namespace flopledger::runtime::gpu {
 
-// The parameter structs CUPTI passes for the driver calls handled here, as generated_cuda_meta.h
-// lays them out (that header does not compile outside the driver's own build: it names internal
+// The parameter structs CUPTI passes for the calls handled here, as generated_cuda_meta.h (driver)
+// and generated_cuda_runtime_api_meta.h (runtime) lay them out: the two agree on these leading
+// members (the driver header does not compile outside the driver's own build: it names internal
 // types). Only the leading members are read.
 struct StreamCaptureParams { ///< cuStreamBeginCapture*_params: the stream comes first
   CUstream hStream;

@@ -7,6 +7,7 @@
 
 #include <cupti_callbacks.h>
 #include <cupti_driver_cbid.h>
+#include <cupti_runtime_cbid.h>
 
 #include "gpu/graph_cupti.hpp"
 
@@ -113,18 +114,58 @@ TEST_CASE("graph callbacks: a failed end of capture drops the captured calls") {
   CHECK(driver(ledger, CUPTI_DRIVER_TRACE_CBID_cuMemAlloc, &begin).total() == 0);
 }
 
+TEST_CASE("graph callbacks: a driver call inside a runtime call is applied once") {
+  GraphLedger ledger;
+  const StreamCaptureParams begin{kStream};
+  auto runtime = [&](CUpti_CallbackId cbid, const void *params, CUpti_ApiCallbackSite site,
+                     int result = 0) {
+    CUpti_CallbackData data{};
+    data.callbackSite = site;
+    data.functionParams = params;
+    data.functionReturnValue = &result;
+    return on_graph_callback(ledger, CUPTI_CB_DOMAIN_RUNTIME_API, cbid, &data);
+  };
+  runtime(CUPTI_RUNTIME_TRACE_CBID_cudaStreamBeginCapture_v10000, &begin, CUPTI_API_ENTER);
+  driver(ledger, CUPTI_DRIVER_TRACE_CBID_cuStreamBeginCapture_v2, &begin);
+  runtime(CUPTI_RUNTIME_TRACE_CBID_cudaStreamBeginCapture_v10000, &begin, CUPTI_API_EXIT);
+  ledger.add_to_capture(reinterpret_cast<GraphLedger::Handle>(kStream), FLOPLEDGER_SOURCE_CUBLAS,
+                        FLOPLEDGER_PRECISION_FP32, 40);
+  CUgraph produced = kGraph;
+  const StreamEndCaptureParams end{kStream, &produced};
+  runtime(CUPTI_RUNTIME_TRACE_CBID_cudaStreamEndCapture_v10000, &end, CUPTI_API_ENTER);
+  driver(ledger, CUPTI_DRIVER_TRACE_CBID_cuStreamEndCapture, &end);
+  runtime(CUPTI_RUNTIME_TRACE_CBID_cudaStreamEndCapture_v10000, &end, CUPTI_API_EXIT);
+  resource(ledger, CUPTI_CBID_RESOURCE_GRAPHEXEC_CREATED, kGraph, nullptr, kExec);
+  const GraphLaunchParams params{kExec, kStream};
+  std::uint64_t counted = 0;
+  counted +=
+      runtime(CUPTI_RUNTIME_TRACE_CBID_cudaGraphLaunch_v10000, &params, CUPTI_API_ENTER).total();
+  counted += driver(ledger, CUPTI_DRIVER_TRACE_CBID_cuGraphLaunch, &params).total();
+  counted +=
+      runtime(CUPTI_RUNTIME_TRACE_CBID_cudaGraphLaunch_v10000, &params, CUPTI_API_EXIT).total();
+  CHECK(counted == 40);
+  // A failed runtime launch counts nothing; a driver launch on its own counts.
+  CHECK(runtime(CUPTI_RUNTIME_TRACE_CBID_cudaGraphLaunch_ptsz_v10000, &params, CUPTI_API_ENTER)
+            .total() == 0);
+  CHECK(runtime(CUPTI_RUNTIME_TRACE_CBID_cudaGraphLaunch_ptsz_v10000, &params, CUPTI_API_EXIT, 1)
+            .total() == 0);
+  CHECK(driver(ledger, CUPTI_DRIVER_TRACE_CBID_cuGraphLaunch_ptsz, &params).total() == 40);
+}
+
 TEST_CASE("graph callbacks: the callbacks to enable") {
-  int driver_callbacks = 0, resource_callbacks = 0;
-  struct Counts {
-    int *driver, *resource;
-  } counts{&driver_callbacks, &resource_callbacks};
+  int counts[3] = {0, 0, 0}; // driver, runtime, resource
   CHECK(enable_graph_callbacks(
       [](void *context, CUpti_CallbackDomain domain, CUpti_CallbackId) {
-        auto *c = static_cast<Counts *>(context);
-        ++*(domain == CUPTI_CB_DOMAIN_DRIVER_API ? c->driver : c->resource);
+        int *c = static_cast<int *>(context);
+        ++c[domain == CUPTI_CB_DOMAIN_DRIVER_API    ? 0
+            : domain == CUPTI_CB_DOMAIN_RUNTIME_API ? 1
+                                                    : 2];
         return true;
       },
-      &counts));
-  CHECK(driver_callbacks == 12);
-  CHECK(resource_callbacks == 4);
+      counts));
+  CHECK(counts[0] == 12);
+  CHECK(counts[1] == 9);
+  CHECK(counts[2] == 4);
+  CHECK_FALSE(enable_graph_callbacks(
+      [](void *, CUpti_CallbackDomain, CUpti_CallbackId) { return false; }, nullptr));
 }
