@@ -60,8 +60,9 @@ std::optional<u128> detail::gemm_flops_checked(std::int64_t m, std::int64_t n, s
   return count({m, n, k}, field, alpha_is_zero);
 }
 
-std::optional<u128> batched_gemm_flops(std::int64_t m, std::int64_t n, std::int64_t k,
-                                       std::int64_t batch, Field field, bool alpha_is_zero) {
+std::optional<u128> detail::batched_gemm_flops_checked(std::int64_t m, std::int64_t n,
+                                                       std::int64_t k, std::int64_t batch,
+                                                       Field field, bool alpha_is_zero) {
   return count({m, n, k, batch}, field, alpha_is_zero);
 }
 

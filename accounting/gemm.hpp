@@ -35,10 +35,29 @@ inline std::optional<u128> gemm_flops(std::int64_t m, std::int64_t n, std::int64
   return detail::gemm_flops_checked(m, n, k, field, alpha_is_zero);
 }
 
+namespace detail {
+/// The general, overflow-checked computation behind batched_gemm_flops.
+std::optional<u128> batched_gemm_flops_checked(std::int64_t m, std::int64_t n, std::int64_t k,
+                                               std::int64_t batch, Field field, bool alpha_is_zero);
+} // namespace detail
+
 /// `batch` GEMMs of the same shape: batch * gemm_flops(...). nullopt when batch is negative or
 /// any shape argument is, or when the product exceeds 2^128-1.
-std::optional<u128> batched_gemm_flops(std::int64_t m, std::int64_t n, std::int64_t k,
-                                       std::int64_t batch, Field field, bool alpha_is_zero = false);
+/// Inline, with the fast path of gemm_flops and batch counts below 2^31 (the product is then
+/// below 2^97): the cuBLAS hooks compute this on every call.
+inline std::optional<u128> batched_gemm_flops(std::int64_t m, std::int64_t n, std::int64_t k,
+                                              std::int64_t batch, Field field,
+                                              bool alpha_is_zero = false) {
+  constexpr std::int64_t kFast = std::int64_t{1} << 21, kFastBatch = std::int64_t{1} << 31;
+  if (m >= 0 && n >= 0 && k >= 0 && m < kFast && n < kFast && k < kFast && batch >= 0 &&
+      batch < kFastBatch) {
+    if (alpha_is_zero) return u128{0};
+    const auto product = static_cast<std::uint64_t>(m * n * k);
+    return static_cast<u128>(product) * static_cast<std::uint64_t>(batch) *
+           (field == Field::Real ? 2u : 8u);
+  }
+  return detail::batched_gemm_flops_checked(m, n, k, batch, field, alpha_is_zero);
+}
 
 /// Grouped batched GEMM (cuBLAS ?gemmGroupedBatched, cublasGemmGroupedBatchedEx): group g holds
 /// group_size[g] GEMMs of shape m[g] x n[g] x k[g], so the FLOPs are the sum over groups of

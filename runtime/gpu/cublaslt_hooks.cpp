@@ -32,9 +32,8 @@ const LtGetters &lt_getters() {
   return getters;
 }
 
-Planned plan_of(cublasLtMatmulDesc_t desc, cublasLtMatrixLayout_t a, cublasLtMatrixLayout_t b,
-                cublasLtMatrixLayout_t c, cublasLtMatrixLayout_t d) {
-  const std::optional<LtMatmul> decoded = decode_lt_matmul(lt_getters(), desc, a, b, c, d);
+Planned plan_of(cublasLtMatmulDesc_t desc, cublasLtMatrixLayout_t a, cublasLtMatrixLayout_t d) {
+  const std::optional<LtFlops> decoded = decode_lt_flops(lt_getters(), desc, a, d);
   if (!decoded) return {std::nullopt, FLOPLEDGER_PRECISION_OTHER};
   return {decoded->flops, decoded->precision};
 }
@@ -54,7 +53,7 @@ FLOPLEDGER_EXPORT cublasStatus_t cublasLtMatmul(
   static std::atomic<Fn> real{nullptr};
   // Decoded only at the outermost level: inside a cuBLAS call it would cost without counting.
   const bool outermost = flopledger::runtime::t_hook_depth == 0;
-  const Planned plan = outermost ? plan_of(computeDesc, Adesc, Bdesc, Cdesc, Ddesc)
+  const Planned plan = outermost ? plan_of(computeDesc, Adesc, Ddesc)
                                  : Planned{std::nullopt, FLOPLEDGER_PRECISION_OTHER};
   return metered(
       FLOPLEDGER_SOURCE_CUBLASLT, plan, [&] { return reinterpret_cast<std::uintptr_t>(stream); },

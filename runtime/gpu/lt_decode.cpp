@@ -89,4 +89,32 @@ std::optional<LtMatmul> decode_lt_matmul(const LtGetters &getters, cublasLtMatmu
   return out;
 }
 
+std::optional<LtFlops> decode_lt_flops(const LtGetters &getters, cublasLtMatmulDesc_t desc,
+                                       cublasLtMatrixLayout_t a, cublasLtMatrixLayout_t d) {
+  if (getters.desc_get == nullptr || getters.layout_get == nullptr || desc == nullptr ||
+      a == nullptr || d == nullptr)
+    return std::nullopt;
+  std::int32_t transa = 0, compute = 0, batch = 1;
+  std::uint64_t a_rows = 0, a_cols = 0, m = 0, n = 0;
+  std::uint32_t a_type = 0;
+  if (!get(getters.desc_get, desc, CUBLASLT_MATMUL_DESC_TRANSA, transa) ||
+      !get(getters.desc_get, desc, CUBLASLT_MATMUL_DESC_COMPUTE_TYPE, compute) ||
+      !get(getters.layout_get, a, CUBLASLT_MATRIX_LAYOUT_ROWS, a_rows) ||
+      !get(getters.layout_get, a, CUBLASLT_MATRIX_LAYOUT_COLS, a_cols) ||
+      !get(getters.layout_get, a, CUBLASLT_MATRIX_LAYOUT_TYPE, a_type) ||
+      !get(getters.layout_get, d, CUBLASLT_MATRIX_LAYOUT_ROWS, m) ||
+      !get(getters.layout_get, d, CUBLASLT_MATRIX_LAYOUT_COLS, n) ||
+      !get(getters.layout_get, d, CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT, batch))
+    return std::nullopt;
+  constexpr std::uint64_t kMax = static_cast<std::uint64_t>(INT64_MAX);
+  const std::uint64_t k = transposed(static_cast<cublasOperation_t>(transa)) ? a_rows : a_cols;
+  if (m > kMax || n > kMax || k > kMax) return std::nullopt;
+  const auto type = static_cast<cudaDataType_t>(a_type);
+  const std::optional<u128> flops =
+      batched_gemm_flops(static_cast<std::int64_t>(m), static_cast<std::int64_t>(n),
+                         static_cast<std::int64_t>(k), batch, field_of(type));
+  if (!flops) return std::nullopt;
+  return LtFlops{*flops, precision_of(static_cast<cublasComputeType_t>(compute), type)};
+}
+
 } // namespace flopledger::runtime::gpu

@@ -40,4 +40,16 @@ std::optional<LtMatmul> decode_lt_matmul(const LtGetters &getters, cublasLtMatmu
                                          cublasLtMatrixLayout_t a, cublasLtMatrixLayout_t b,
                                          cublasLtMatrixLayout_t c, cublasLtMatrixLayout_t d);
 
+/// What the hook needs, with the fewest getter calls (eight): the FLOPs and precision class from
+/// TRANSA and COMPUTE_TYPE, A's rows, columns and type, D's rows, columns and batch count. B and C
+/// are not read: a call whose shapes disagree fails in cuBLASLt and is not counted anyway.
+/// nullopt when a descriptor is null or a getter fails. Agrees with decode_lt_matmul on every
+/// call cuBLASLt accepts.
+struct LtFlops {
+  u128 flops = 0;
+  flopledger_precision precision = FLOPLEDGER_PRECISION_OTHER;
+};
+std::optional<LtFlops> decode_lt_flops(const LtGetters &getters, cublasLtMatmulDesc_t desc,
+                                       cublasLtMatrixLayout_t a, cublasLtMatrixLayout_t d);
+
 } // namespace flopledger::runtime::gpu

@@ -217,3 +217,17 @@ TEST_CASE("grouped_gemm_flops: what cuBLAS rejects is never counted") {
   const std::int64_t big[] = {kMaxInt64, kMaxInt64}, size2[] = {kMaxInt64, kMaxInt64};
   CHECK_FALSE(grouped_gemm_flops(big, big, big, size2, 2, Field::Real).has_value());
 }
+
+TEST_CASE("batched_gemm_flops: the inline fast path agrees with the checked computation") {
+  constexpr std::int64_t kEdge = (std::int64_t{1} << 21) - 1, kBatchEdge = kMaxInt32;
+  for (std::int64_t m : {std::int64_t{0}, std::int64_t{1}, kEdge, kEdge + 1})
+    for (std::int64_t batch : {std::int64_t{0}, std::int64_t{3}, kBatchEdge, kBatchEdge + 1})
+      for (Field field : {Field::Real, Field::Complex}) {
+        CHECK(batched_gemm_flops(m, kEdge, 7, batch, field) ==
+              detail::batched_gemm_flops_checked(m, kEdge, 7, batch, field, false));
+      }
+  CHECK(batched_gemm_flops(kEdge, kEdge, kEdge, kBatchEdge, Field::Complex) ==
+        u128{8} * static_cast<u128>(kEdge) * static_cast<u128>(kEdge) * static_cast<u128>(kEdge) *
+            static_cast<u128>(kBatchEdge));
+  CHECK_FALSE(batched_gemm_flops(2, 3, 4, -1, Field::Real).has_value());
+}

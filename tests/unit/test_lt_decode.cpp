@@ -18,6 +18,20 @@ namespace {
 
 const LtGetters kReal{&cublasLtMatmulDescGetAttribute, &cublasLtMatrixLayoutGetAttribute};
 
+// The full decoding, checked against the hooks' short one (decode_lt_flops): same FLOPs and class.
+std::optional<LtMatmul> decode(cublasLtMatmulDesc_t desc, cublasLtMatrixLayout_t a,
+                               cublasLtMatrixLayout_t b, cublasLtMatrixLayout_t c,
+                               cublasLtMatrixLayout_t d) {
+  const std::optional<LtMatmul> full = decode_lt_matmul(kReal, desc, a, b, c, d);
+  if (full) {
+    const std::optional<LtFlops> hot = decode_lt_flops(kReal, desc, a, d);
+    REQUIRE(hot.has_value());
+    CHECK(hot->flops == full->flops);
+    CHECK(hot->precision == full->precision);
+  }
+  return full;
+}
+
 // Owns the descriptors of one test.
 struct Lt {
   std::vector<cublasLtMatrixLayout_t> layouts;
@@ -65,7 +79,7 @@ TEST_CASE("lt decode: plain BF16 GEMM, FP32 compute") {
   auto d = lt.desc(CUBLAS_COMPUTE_32F, CUDA_R_32F);
   auto a = lt.layout(CUDA_R_16BF, 5, 7), b = lt.layout(CUDA_R_16BF, 7, 3),
        c = lt.layout(CUDA_R_16BF, 5, 3), dd = lt.layout(CUDA_R_16BF, 5, 3);
-  const auto r = decode_lt_matmul(kReal, d, a, b, c, dd);
+  const auto r = decode(d, a, b, c, dd);
   REQUIRE(r.has_value());
   CHECK(r->m == 5);
   CHECK(r->n == 3);
@@ -87,7 +101,7 @@ TEST_CASE("lt decode: transposed A and B (the TN layout of FP8 GEMMs)") {
   auto d = lt.desc(CUBLAS_COMPUTE_32F, CUDA_R_32F, CUBLAS_OP_T, CUBLAS_OP_T);
   auto a = lt.layout(CUDA_R_8F_E4M3, 128, 64), b = lt.layout(CUDA_R_8F_E5M2, 32, 128),
        c = lt.layout(CUDA_R_16BF, 64, 32), dd = lt.layout(CUDA_R_16BF, 64, 32);
-  const auto r = decode_lt_matmul(kReal, d, a, b, c, dd);
+  const auto r = decode(d, a, b, c, dd);
   REQUIRE(r.has_value());
   CHECK(r->m == 64);
   CHECK(r->n == 32);
@@ -106,7 +120,7 @@ TEST_CASE("lt decode: only A transposed; TF32 and FP16 compute types") {
   auto d = lt.desc(CUBLAS_COMPUTE_32F_FAST_TF32, CUDA_R_32F, CUBLAS_OP_T, CUBLAS_OP_N);
   auto a = lt.layout(CUDA_R_32F, 9, 4), b = lt.layout(CUDA_R_32F, 9, 6),
        c = lt.layout(CUDA_R_32F, 4, 6);
-  const auto r = decode_lt_matmul(kReal, d, a, b, c, c);
+  const auto r = decode(d, a, b, c, c);
   REQUIRE(r.has_value());
   CHECK(r->m == 4);
   CHECK(r->n == 6);
@@ -116,7 +130,7 @@ TEST_CASE("lt decode: only A transposed; TF32 and FP16 compute types") {
   auto h = lt.desc(CUBLAS_COMPUTE_16F, CUDA_R_16F, CUBLAS_OP_N, CUBLAS_OP_T);
   auto ha = lt.layout(CUDA_R_16F, 4, 9), hb = lt.layout(CUDA_R_16F, 6, 9),
        hc = lt.layout(CUDA_R_16F, 4, 6);
-  const auto rh = decode_lt_matmul(kReal, h, ha, hb, hc, hc);
+  const auto rh = decode(h, ha, hb, hc, hc);
   REQUIRE(rh.has_value());
   CHECK(rh->k == 9);
   CHECK(rh->precision == FLOPLEDGER_PRECISION_FP16);
@@ -128,7 +142,7 @@ TEST_CASE("lt decode: strided batch, FP64 and complex") {
   auto d = lt.desc(CUBLAS_COMPUTE_64F, CUDA_R_64F);
   auto a = lt.layout(CUDA_R_64F, 8, 2, 12), b = lt.layout(CUDA_R_64F, 2, 3, 12),
        c = lt.layout(CUDA_R_64F, 8, 3, 12);
-  const auto r = decode_lt_matmul(kReal, d, a, b, c, c);
+  const auto r = decode(d, a, b, c, c);
   REQUIRE(r.has_value());
   CHECK(r->batch == 12);
   CHECK(r->precision == FLOPLEDGER_PRECISION_FP64);
@@ -137,14 +151,14 @@ TEST_CASE("lt decode: strided batch, FP64 and complex") {
   auto z = lt.desc(CUBLAS_COMPUTE_32F, CUDA_C_32F);
   auto za = lt.layout(CUDA_C_32F, 3, 5, 2), zb = lt.layout(CUDA_C_32F, 5, 7, 2),
        zc = lt.layout(CUDA_C_32F, 3, 7, 2);
-  const auto rz = decode_lt_matmul(kReal, z, za, zb, zc, zc);
+  const auto rz = decode(z, za, zb, zc, zc);
   REQUIRE(rz.has_value());
   CHECK(rz->precision == FLOPLEDGER_PRECISION_FP32);
   CHECK(rz->flops == u128{8 * 3 * 7 * 5 * 2});
 
   // A broadcast operand (batch count 1, as with a zero stride) is accepted.
   auto wa = lt.layout(CUDA_R_64F, 8, 2);
-  const auto rw = decode_lt_matmul(kReal, d, wa, b, c, c);
+  const auto rw = decode(d, wa, b, c, c);
   REQUIRE(rw.has_value());
   CHECK(rw->batch == 12);
 }
@@ -163,4 +177,7 @@ TEST_CASE("lt decode: calls cuBLASLt rejects are not decoded") {
   CHECK_FALSE(decode_lt_matmul(kReal, nullptr, a, b, c, c).has_value());
   CHECK_FALSE(decode_lt_matmul(kReal, d, nullptr, b, c, c).has_value());
   CHECK_FALSE(decode_lt_matmul(LtGetters{}, d, a, b, c, c).has_value());
+  CHECK_FALSE(decode_lt_flops(kReal, nullptr, a, c).has_value());
+  CHECK_FALSE(decode_lt_flops(kReal, d, a, nullptr).has_value());
+  CHECK_FALSE(decode_lt_flops(LtGetters{}, d, a, c).has_value());
 }
