@@ -44,8 +44,9 @@ bool enable_graph_callbacks(bool (*enable)(void *context, CUpti_CallbackDomain, 
                             void *context);
 
 /// Subscribes to CUPTI once per process (dlopen of libcupti.so.13, then .so.12, then .so) and
-/// enables the graph callbacks, feeding graph_ledger() and counting launches. Off when the
-/// environment has FLOPLEDGER_CUPTI=0. Failure (no CUPTI, another subscriber such as a profiler)
+/// enables the graph callbacks, feeding graph_ledger() and counting launches. (The CUPTI setting
+/// that turns CUPTI off belongs to the configuration added with CUPTI activity; it must gate this
+/// call when the two halves merge.) Failure (no CUPTI, another subscriber such as a profiler)
 /// is logged once: graphs are then not tracked, and a GEMM captured into a graph is counted once
 /// at capture time instead of at every launch. Never throws; cheap after the first call.
 void start_graph_tracking() noexcept;
