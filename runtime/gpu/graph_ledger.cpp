@@ -56,7 +56,7 @@ void GraphLedger::capture_end(Handle stream, Handle graph) {
   const auto it = captures_.find(stream);
   if (it == captures_.end()) return;
   if (graph != 0) {
-    graphs_[graph] = it->second;
+    graphs_[graph].merge(it->second); // cudaStreamBeginCaptureToGraph adds to an existing graph
   } else {
     dropped_calls_ = saturating(dropped_calls_, it->second.calls);
   }

@@ -45,7 +45,8 @@ public:
   /// A capture begins on `stream` (cudaStreamBeginCapture / cuStreamBeginCapture returned).
   /// A second begin on a stream already capturing restarts its capture.
   void capture_begin(Handle stream);
-  /// The capture on `stream` ended: `graph` is the graph it produced, 0 when the capture failed
+  /// The capture on `stream` ended: `graph` is the graph it produced or added to (capture into an
+  /// existing graph: its FLOPs are added to the graph's), 0 when the capture failed
   /// (invalidated, or ended with an error) and its FLOPs are dropped. No-op for a stream that was
   /// not capturing.
   void capture_end(Handle stream, Handle graph);

@@ -103,6 +103,13 @@ TEST_CASE("graph ledger: clone, exec update, failed capture, recycled handles") 
   CHECK(ledger.dropped_calls() == 1);
   CHECK_FALSE(ledger.any_capture());
 
+  // Capture into an existing graph (cudaStreamBeginCaptureToGraph) adds to it.
+  ledger.capture_begin(kStream);
+  ledger.add_to_capture(kStream, FLOPLEDGER_SOURCE_CUBLAS, FLOPLEDGER_PRECISION_TF32, 11);
+  ledger.capture_end(kStream, kGraph);
+  CHECK(ledger.graph_flops(kGraph).total() == 111);
+  CHECK(ledger.launched(kExec).total() == 100); // the executable keeps its snapshot
+
   // An executable handle reused for a graph with no counted call holds nothing.
   ledger.instantiated(0xdead, kExec);
   CHECK(ledger.launched(kExec).total() == 0);
