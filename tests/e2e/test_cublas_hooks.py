@@ -18,6 +18,7 @@ when captured and their FLOPs at every successful launch of the executable."""
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 
@@ -202,15 +203,16 @@ def main():
     args = E.parse_args(__doc__.splitlines()[0])
     c = E.Checker("test_cublas_hooks", args)
     paths = E.Paths(args)
-    c.require(paths.runtime, "libflopledger.so in the build directory")
-    c.require(paths.cli, "the flopledger command in the build directory")
     tests = os.path.join(args.build_dir, "tests")
     workload = os.path.join(tests, "fake_cuda", "libfake_cuda_workload.so")
     linked = os.path.join(tests, "fake_cuda_app_linked")
     dlopened = os.path.join(tests, "fake_cuda_app_dlopen")
     if not os.path.exists(workload):
         print("test_cublas_hooks: SKIPPED: built without the CUDA Toolkit (no fake cuBLAS)")
+        shutil.rmtree(c.tmp, ignore_errors=True)
         sys.exit(77)
+    c.require(paths.runtime, "libflopledger.so in the build directory")
+    c.require(paths.cli, "the flopledger command in the build directory")
     run_mode(c, paths, args, "linked", [linked])
     run_mode(c, paths, args, "dlopen-local", [dlopened, workload])
     run_mode(c, paths, args, "ctypes", ["/usr/bin/python3", "-c", CTYPES_SCRIPT, workload])
