@@ -11,7 +11,8 @@ not anything about a real GPU. examples/mpi_gemm runs on 2 ranks under `flopledg
     2 ranks sampled; the environment names the device; `flopledger verify` passes (format 1.3);
   - job 2, appended: the energy counter answers NO_PERMISSION: the job still exits 0 with exact
     FLOPs, an `nvml_unavailable` event and the environment say why, no energy is invented;
-  - job 3, appended: FLOPLEDGER_NVML=0: the environment says the sampler was off.
+  - job 3, appended: FLOPLEDGER_NVML=0 and FLOPLEDGER_CUPTI=0: the environment says both were
+    off.
 """
 
 import os
@@ -114,10 +115,12 @@ def main():
         c.equal(E.as_int(rep.get("counted_flops")), 2 * exp["total"], "job 2's FLOPs exact")
 
     # Job 3: the sampler turned off.
-    res = run_job(c, paths, args, ledger, fake_dir, {"FLOPLEDGER_NVML": "0"})
-    c.ran_ok(res, "job 3 with FLOPLEDGER_NVML=0")
-    c.equal(environment_of(ledger, 2).get("gpu_nvml"), "off (FLOPLEDGER_NVML=0)",
-            "environment: the sampler was off")
+    res = run_job(c, paths, args, ledger, fake_dir,
+                  {"FLOPLEDGER_NVML": "0", "FLOPLEDGER_CUPTI": "0"})
+    c.ran_ok(res, "job 3 with FLOPLEDGER_NVML=0 FLOPLEDGER_CUPTI=0")
+    env3 = environment_of(ledger, 2)
+    c.equal(env3.get("gpu_nvml"), "off (FLOPLEDGER_NVML=0)", "environment: the sampler was off")
+    c.equal(env3.get("gpu_cupti"), "off (FLOPLEDGER_CUPTI=0)", "environment: CUPTI was off")
     ver = E.run([paths.cli, "verify", ledger], env=E.base_env(), timeout=60)
     c.equal(ver.rc, 0, "flopledger verify passes on the three-job ledger")
     c.finish()
