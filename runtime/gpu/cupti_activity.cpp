@@ -36,6 +36,7 @@ struct Cupti {
   CUptiResult (*flush_all)(uint32_t) = nullptr;
   CUptiResult (*push)(CUpti_ExternalCorrelationKind, uint64_t) = nullptr;
   CUptiResult (*pop)(CUpti_ExternalCorrelationKind, uint64_t *) = nullptr;
+  CUptiResult (*result_string)(CUptiResult, const char **) = nullptr; // optional
 };
 
 Cupti g_cupti;
@@ -76,6 +77,13 @@ int real_pop(std::uint32_t kind, std::uint64_t *last) {
 template <typename Fn> bool resolve(Fn &fn, const char *name) {
   fn = reinterpret_cast<Fn>(dlsym(g_cupti.library, name));
   return fn != nullptr;
+}
+
+std::string result_text(CUptiResult result) {
+  const char *text = nullptr;
+  if (g_cupti.result_string && g_cupti.result_string(result, &text) == CUPTI_SUCCESS && text)
+    return "CUPTI error " + std::to_string(static_cast<int>(result)) + " (" + text + ")";
+  return "CUPTI error " + std::to_string(static_cast<int>(result));
 }
 
 bool cuda_loaded() {
@@ -150,6 +158,7 @@ bool cupti_start(std::string &detail) {
         resolve(g_cupti.push, "cuptiActivityPushExternalCorrelationId") &&
         resolve(g_cupti.pop, "cuptiActivityPopExternalCorrelationId")))
     return give_up("not started: libcupti.so.13 lacks a function used");
+  resolve(g_cupti.result_string, "cuptiGetResultString");
   uint32_t version = 0;
   if (g_cupti.get_version(&version) != CUPTI_SUCCESS ||
       version / 10000 != CUPTI_API_VERSION / 10000)
@@ -163,8 +172,7 @@ bool cupti_start(std::string &detail) {
     return give_up("backed off: another CUPTI client holds CUPTI (a subscriber exists: PyTorch "
                    "profiler/kineto or Nsight)");
   if (probed != CUPTI_SUCCESS)
-    return give_up("not started: cuptiSubscribe failed with CUPTI error " +
-                   std::to_string(static_cast<int>(probed)));
+    return give_up("not started: cuptiSubscribe failed with " + result_text(probed));
   g_cupti.unsubscribe(probe);
   g_aggregator = std::make_unique<KernelTimeAggregator>(next_record);
   if (g_cupti.register_callbacks(buffer_requested, buffer_completed) != CUPTI_SUCCESS ||
