@@ -250,6 +250,27 @@ std::optional<std::string> apply_utilization(const std::string &value, Config &c
   return std::nullopt;
 }
 
+std::optional<std::string> apply_cupti(const std::string &value, Config &config) {
+  const auto flag = parse_flag(value);
+  if (!flag) return "expected 0 or 1";
+  config.cupti = *flag;
+  return std::nullopt;
+}
+
+std::optional<std::string> apply_nvml(const std::string &value, Config &config) {
+  const auto flag = parse_flag(value);
+  if (!flag) return "expected 0 or 1";
+  config.nvml = *flag;
+  return std::nullopt;
+}
+
+std::optional<std::string> apply_nvml_period(const std::string &value, Config &config) {
+  const auto ms = parse_count(value, 60000);
+  if (!ms || *ms < 10) return "expected a sampling period in milliseconds, 10 to 60000";
+  config.nvml_period_ms = *ms;
+  return std::nullopt;
+}
+
 std::optional<std::string> apply_base_model(const std::string &value, Config &config) {
   std::size_t chars = 0;
   for (unsigned char c : value) {
@@ -350,6 +371,12 @@ const std::vector<Setting> &settings() {
       {"HARDWARE_UTILIZATION",
        "utilisation of the peak for the hardware estimate, (0, 1]; 0: unknown", apply_utilization,
        [](const Config &c) { return format_seconds(c.hardware_utilization); }},
+      {"CUPTI", "0 to turn off CUPTI kernel-time coverage and the hardware upper bound (GPU)",
+       apply_cupti, [](const Config &c) { return flag_text(c.cupti); }},
+      {"NVML", "0 to turn off the NVML energy sampler (GPU)", apply_nvml,
+       [](const Config &c) { return flag_text(c.nvml); }},
+      {"NVML_PERIOD_MS", "NVML sampling period in milliseconds, 10 to 60000", apply_nvml_period,
+       [](const Config &c) { return std::to_string(c.nvml_period_ms); }},
       {"HMAC_KEY_FILE",
        "file whose bytes (at least 16) key the ledger's hash chain (HMAC-SHA256); empty: plain "
        "SHA-256. The key itself is never printed nor stored",

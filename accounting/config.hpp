@@ -31,16 +31,19 @@ struct Config {
   std::string model_file;             ///< MODEL: JSON model file for the analytic estimate
   bool model_declared = false;        ///< MODEL was given and parsed into `model`
   ModelSpec model;
-  std::string model_json;           ///< the file's text, recorded in the ledger
-  std::string budget_text;          ///< BUDGET as given ("" = no budget guard)
-  Budget budget;                    ///< meaningful when budget_text is not empty
-  std::uint64_t planned_steps = 0;  ///< PLANNED_STEPS: ledger step at which the run ends (0: ?)
-  std::uint64_t planned_tokens = 0; ///< PLANNED_TOKENS: total training tokens planned (0: ?)
-  int stop_signal = 0;              ///< STOP_SIGNAL: signal raised on a budget stop (0: none)
-  u128 hardware_peak_flops = 0;     ///< HARDWARE_PEAK_FLOPS: per device FLOP/s (0: unknown)
-  double hardware_utilization = 0;  ///< HARDWARE_UTILIZATION: fraction of peak, (0, 1]
-  std::string hmac_key_file;        ///< HMAC_KEY_FILE: key of the ledger's keyed chain ("": none)
-  std::string hmac_key;             ///< its bytes (never printed nor stored in the ledger)
+  std::string model_json;              ///< the file's text, recorded in the ledger
+  std::string budget_text;             ///< BUDGET as given ("" = no budget guard)
+  Budget budget;                       ///< meaningful when budget_text is not empty
+  std::uint64_t planned_steps = 0;     ///< PLANNED_STEPS: ledger step at which the run ends (0: ?)
+  std::uint64_t planned_tokens = 0;    ///< PLANNED_TOKENS: total training tokens planned (0: ?)
+  int stop_signal = 0;                 ///< STOP_SIGNAL: signal raised on a budget stop (0: none)
+  u128 hardware_peak_flops = 0;        ///< HARDWARE_PEAK_FLOPS: per device FLOP/s (0: unknown)
+  double hardware_utilization = 0;     ///< HARDWARE_UTILIZATION: fraction of peak, (0, 1]
+  bool cupti = true;                   ///< CUPTI: 0|1, kernel-time coverage and the upper bound
+  bool nvml = true;                    ///< NVML: 0|1, the GPU energy sampler
+  std::uint64_t nvml_period_ms = 1000; ///< NVML_PERIOD_MS: sampling period, 10 to 60000 ms
+  std::string hmac_key_file; ///< HMAC_KEY_FILE: key of the ledger's keyed chain ("": none)
+  std::string hmac_key;      ///< its bytes (never printed nor stored in the ledger)
 };
 
 /// One configuration problem, already phrased for people.

@@ -9,6 +9,27 @@
 
 namespace flopledger {
 
+/// One rank's GPU figures for one period (docs/gpu.md): NVML energy, CUPTI kernel times and the
+/// extra FLOPs of the hardware upper bound (uncounted kernel time x the device's peak).
+struct RankGpu {
+  std::uint64_t energy_mj = 0;       ///< NVML energy of the rank's device, mJ
+  std::uint64_t counted_ns = 0;      ///< kernel time of counted cuBLAS/cuBLASLt calls
+  std::uint64_t attention_ns = 0;    ///< unattributed kernels named like attention
+  std::uint64_t nccl_ns = 0;         ///< NCCL kernels
+  std::uint64_t unattributed_ns = 0; ///< every other kernel
+  u128 bound_extra_flops = 0;        ///< (unattributed + attention) ns x peak, rounded up
+  bool nvml_active = false;          ///< the rank sampled a device's energy
+  bool cupti_active = false;         ///< the rank collected kernel times
+  bool bound_known = false;          ///< cupti_active and a peak was known (bound_extra valid)
+};
+
+/// The job's GPU figures for one period: sums over ranks (times and energy saturate at 2^64-1).
+struct JobGpu {
+  u128 energy_mj = 0, counted_ns = 0, attention_ns = 0, nccl_ns = 0, unattributed_ns = 0;
+  u128 bound_extra_flops = 0;
+  std::uint32_t nvml_ranks = 0, cupti_ranks = 0, bound_ranks = 0;
+};
+
 /// One rank's counts for one period. Plain data: the runtime packs it into the reduction buffer.
 struct RankPeriod {
   std::uint64_t flops[kSources][kPrecisions][kPhases] = {};
@@ -21,6 +42,7 @@ struct RankPeriod {
   std::uint64_t unsequenced_tokens = 0; ///< replica tokens reported without sequence lengths
   std::uint64_t steps = 0;              ///< steps ended in this period
   std::uint64_t last_step = 0;          ///< the rank's step counter at the end of the period
+  RankGpu gpu;                          ///< GPU figures (all zero on CPU-only ranks)
 
   /// Sum of every FLOP cell, exactly.
   u128 total_flops() const;
@@ -41,6 +63,7 @@ struct JobPeriod {
   std::uint64_t rank_tokens_min = 0, rank_tokens_max = 0; ///< per-rank period tokens, MIN / MAX
   std::uint32_t ranks = 0;                                ///< ranks that took part in the reduction
   std::uint32_t ranks_active = 0; ///< ranks that counted at least one FLOP in the period
+  JobGpu gpu;                     ///< SUM over ranks
 
   /// Adds one rank's period, as the reduction does (for single-rank jobs and for tests).
   /// Returns false if a 128-bit sum would overflow (the period is then left unchanged).

@@ -156,7 +156,8 @@ Digest chain_hash(const IntegrityKey &key, std::string_view data) {
 
 static_assert(std::is_same<hid_t, std::int64_t>::value, "canonical_row takes an hid_t");
 
-std::string canonical_row(std::int64_t memory_type, const void *record) {
+std::string canonical_row(std::int64_t memory_type, const void *record, std::string_view dataset,
+                          std::uint32_t minor) {
   std::string out;
   const auto *base = static_cast<const unsigned char *>(record);
   const int members = H5Tget_nmembers(memory_type);
@@ -164,8 +165,9 @@ std::string canonical_row(std::int64_t memory_type, const void *record) {
     const auto index = static_cast<unsigned>(i);
     char *name = H5Tget_member_name(memory_type, index);
     const bool is_hash = name != nullptr && std::strcmp(name, "hash") == 0;
+    const bool newer = name != nullptr && !dataset.empty() && added_in_minor(dataset, name) > minor;
     H5free_memory(name);
-    if (is_hash) continue;
+    if (is_hash || newer) continue;
     Hid member(H5Tget_member_type(memory_type, index), H5Tclose);
     put_member(out, member.get(), base + H5Tget_member_offset(memory_type, index));
   }

@@ -49,8 +49,11 @@ Digest chain_hash(const IntegrityKey &key, std::string_view data);
 /// doubles: the IEEE-754 bits as a little-endian uint64; arrays: their elements in order;
 /// fixed-length strings: the length up to the first NUL as a little-endian uint32, then every
 /// byte of the field (padding included, so that no stored byte escapes the hash).
+/// Members that `dataset` gained after format 1.`minor` are left out, so that a row of an older
+/// file hashes as its writer hashed it (dataset "" : every member).
 /// (`memory_type` is an hid_t; this header stays free of HDF5 for the runtime's sake.)
-std::string canonical_row(std::int64_t memory_type, const void *record);
+std::string canonical_row(std::int64_t memory_type, const void *record,
+                          std::string_view dataset = {}, std::uint32_t minor = ~0u);
 
 /// The canonical bytes of the header: format tag, rule set name, rule set text, original
 /// compute (decimal or "unknown"), systemic flag (1 byte), base model, created time; each string

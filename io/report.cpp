@@ -288,6 +288,30 @@ bool make_report(const TraceContents &trace, Report &out, std::string &error) {
   out.verdict_flops = chosen.flops;
   out.verdict_method = method_of(chosen.method);
   out.verdict = evaluate(out.verdict_flops, trace.header.original, *out.rules);
+  bool every_row_bounded = !trace.rows.empty();
+  for (const StepRow &row : trace.rows) {
+    const JobGpu &gpu = row.period.gpu;
+    if (gpu.nvml_ranks > 0) {
+      out.energy_available = true;
+      out.energy_mj = saturating_add(out.energy_mj, gpu.energy_mj);
+      if (out.energy_by_segment.empty() || out.energy_by_segment.back().segment != row.segment)
+        out.energy_by_segment.push_back({row.segment, 0, 0});
+      Report::SegmentEnergy &job = out.energy_by_segment.back();
+      job.energy_mj = saturating_add(job.energy_mj, gpu.energy_mj);
+      job.nvml_ranks = std::max(job.nvml_ranks, gpu.nvml_ranks);
+    }
+    if (gpu.cupti_ranks > 0) {
+      out.kernel_times_available = true;
+      out.kernel_counted_ns = saturating_add(out.kernel_counted_ns, gpu.counted_ns);
+      out.kernel_attention_ns = saturating_add(out.kernel_attention_ns, gpu.attention_ns);
+      out.kernel_nccl_ns = saturating_add(out.kernel_nccl_ns, gpu.nccl_ns);
+      out.kernel_unattributed_ns = saturating_add(out.kernel_unattributed_ns, gpu.unattributed_ns);
+    }
+    every_row_bounded = every_row_bounded && row.upper_bound_available;
+    out.upper_bound_flops = saturating_add(out.upper_bound_flops, row.upper_bound_flops);
+  }
+  out.upper_bound_available = every_row_bounded;
+  if (!out.upper_bound_available) out.upper_bound_flops = 0;
   if (!trace.rows.empty()) {
     const StepRow &last = trace.rows.back();
     out.totals_match_rows = last.cumulative_counted == out.counted_flops &&
@@ -295,6 +319,45 @@ bool make_report(const TraceContents &trace, Report &out, std::string &error) {
   }
   return true;
 }
+
+std::string energy_text(u128 millijoules) {
+  const double joules = to_double(millijoules) / 1000.0;
+  char readable[64];
+  std::snprintf(readable, sizeof readable, "%.3g J, %.3g kWh", joules, joules / 3.6e6);
+  return to_decimal(millijoules) + " mJ (" + readable + ")";
+}
+
+namespace {
+
+void json_gpu(JsonWriter &json, const Report &report) {
+  json.key("gpu").begin_object();
+  json.field("energy_available", report.energy_available)
+      .field("energy_mj", to_decimal(report.energy_mj));
+  json.key("energy_mj_by_segment").begin_array();
+  for (const Report::SegmentEnergy &job : report.energy_by_segment)
+    json.begin_object()
+        .field("segment", static_cast<std::uint64_t>(job.segment))
+        .field("energy_mj", to_decimal(job.energy_mj))
+        .field("nvml_ranks", static_cast<std::uint64_t>(job.nvml_ranks))
+        .end_object();
+  json.end_array();
+  json.field("kernel_times_available", report.kernel_times_available)
+      .field("kernel_counted_ns", to_decimal(report.kernel_counted_ns))
+      .field("kernel_attention_ns", to_decimal(report.kernel_attention_ns))
+      .field("kernel_nccl_ns", to_decimal(report.kernel_nccl_ns))
+      .field("kernel_unattributed_ns", to_decimal(report.kernel_unattributed_ns))
+      .field("upper_bound_available", report.upper_bound_available)
+      .field("upper_bound_flops", to_decimal(report.upper_bound_flops))
+      .end_object();
+}
+
+std::string seconds_text(u128 ns) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.3g s", to_double(ns) / 1e9);
+  return text;
+}
+
+} // namespace
 
 std::string report_json(const Report &report) {
   static const TraceContents kEmpty;
@@ -365,6 +428,7 @@ std::string report_json(const Report &report) {
       .field("ranks", report.ranks)
       .field("rows", static_cast<std::uint64_t>(trace.rows.size()))
       .field("totals_match_rows", report.totals_match_rows);
+  json_gpu(json, report);
   json_segments(json, trace);
   json_events(json, trace);
   json.end_object();
@@ -408,6 +472,21 @@ std::string report_text(const Report &report) {
       << (report.hardware_available ? flops_text(report.hardware_flops)
                                     : std::string("not applicable: no device peak known"))
       << "\n";
+  out << "GPU energy (NVML):     "
+      << (report.energy_available ? energy_text(report.energy_mj)
+                                  : std::string("not measured (no NVML energy in the ledger)"))
+      << "\n";
+  for (const Report::SegmentEnergy &job : report.energy_by_segment)
+    out << "  segment " << job.segment << ":           " << energy_text(job.energy_mj) << ", "
+        << job.nvml_ranks << " device(s)\n";
+  if (report.kernel_times_available)
+    out << "GPU kernel time:       counted " << seconds_text(report.kernel_counted_ns)
+        << ", attention " << seconds_text(report.kernel_attention_ns) << ", NCCL "
+        << seconds_text(report.kernel_nccl_ns) << ", unattributed "
+        << seconds_text(report.kernel_unattributed_ns) << " (CUPTI)\n";
+  if (report.upper_bound_available)
+    out << "Hardware upper bound:  " << flops_text(report.upper_bound_flops)
+        << " (counted + uncounted kernel time x peak)\n";
   if (!report.totals_match_rows)
     out << "WARNING: the stored cumulative totals of the last row differ from the sum of the "
            "rows; run `flopledger verify`\n";

@@ -4,6 +4,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "io/json.hpp"
 #include "io/trace.hpp"
@@ -29,7 +30,25 @@ struct Report {
   Verdict verdict;
   std::shared_ptr<const RuleSet> rules; ///< the ledger's rule set (null if unknown)
   bool totals_match_rows = true; ///< the stored cumulative of the last row equals the recomputed
+
+  // GPU figures (format 1.3; docs/gpu.md), sums over rows.
+  struct SegmentEnergy {
+    std::uint32_t segment = 0;
+    u128 energy_mj = 0;
+    std::uint32_t nvml_ranks = 0; ///< most ranks sampling in one of its rows
+  };
+  bool energy_available = false;                ///< some row has NVML energy (nvml_ranks > 0)
+  u128 energy_mj = 0;                           ///< NVML energy of every sampled device, mJ
+  std::vector<SegmentEnergy> energy_by_segment; ///< per job (segment), in segment order
+  bool kernel_times_available = false;          ///< some row has CUPTI kernel times
+  u128 kernel_counted_ns = 0, kernel_attention_ns = 0, kernel_nccl_ns = 0,
+       kernel_unattributed_ns = 0;
+  bool upper_bound_available = false; ///< every row with counted FLOPs has an upper bound
+  u128 upper_bound_flops = 0;         ///< sum of the rows' upper bounds
 };
+
+/// "1234567 mJ (1.2e3 J, 0.00034 kWh)": an exact energy figure and readable units.
+std::string energy_text(u128 millijoules);
 
 /// Builds the report; false with `error` when the trace names an unknown rule set.
 bool make_report(const TraceContents &trace, Report &out, std::string &error);

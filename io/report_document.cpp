@@ -146,6 +146,40 @@ DocSection methods_section(const Audit &a) {
   return s;
 }
 
+DocSection energy_section(const Audit &a) {
+  const Report &r = a.report;
+  DocSection s{"GPU energy and kernel time", {}};
+  if (!r.energy_available) {
+    s.blocks.push_back(paragraph("Energy of training (AI Act Annex XI): not measured. The ledger "
+                                 "has no NVML energy readings (no GPU, NVML not available, or "
+                                 "FLOPLEDGER_NVML=0; see the environment's gpu_nvml entry)."));
+  } else {
+    s.blocks.push_back(paragraph("Energy of training (AI Act Annex XI), measured with NVML's "
+                                 "total-energy counter of each rank's GPU: " +
+                                 energy_text(r.energy_mj) + "."));
+    DocTable t;
+    t.head = {"segment", "energy (exact, mJ)", "energy", "devices sampled"};
+    for (const Report::SegmentEnergy &job : r.energy_by_segment)
+      t.rows.push_back({std::to_string(job.segment), to_decimal(job.energy_mj),
+                        energy_text(job.energy_mj), std::to_string(job.nvml_ranks)});
+    s.blocks.push_back(table(std::move(t)));
+  }
+  if (r.kernel_times_available) {
+    DocTable t;
+    t.head = {"kernels", "time (ns, exact)"};
+    t.rows = {{"launched by counted cuBLAS/cuBLASLt calls", to_decimal(r.kernel_counted_ns)},
+              {"attention (flash, fmha, SDPA, ...)", to_decimal(r.kernel_attention_ns)},
+              {"NCCL", to_decimal(r.kernel_nccl_ns)},
+              {"other, unattributed", to_decimal(r.kernel_unattributed_ns)}};
+    s.blocks.push_back(table(std::move(t)));
+  }
+  if (r.upper_bound_available)
+    s.blocks.push_back(paragraph("Hardware upper bound (counted + (unattributed + attention "
+                                 "kernel time) x device peak): " +
+                                 flops_with_exact(r.upper_bound_flops) + "."));
+  return s;
+}
+
 DocSection charts_section(const Audit &a) {
   const TraceContents &trace = *a.report.trace;
   DocSection s{"Charts", {}};
@@ -298,9 +332,9 @@ Document audit_document(const Audit &audit) {
   Document d;
   const std::string &model = a.report.trace->header.base_model;
   d.title = "flopledger audit report" + (model.empty() ? std::string() : " — " + model);
-  d.sections = {verdict_section(a), notification_section(a), methods_section(a),
-                charts_section(a),  breakdown_section(a),    segments_section(a),
-                events_section(a),  configuration_section(a)};
+  d.sections = {verdict_section(a),  notification_section(a), methods_section(a),
+                energy_section(a),   charts_section(a),       breakdown_section(a),
+                segments_section(a), events_section(a),       configuration_section(a)};
   return d;
 }
 

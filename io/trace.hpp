@@ -114,6 +114,11 @@ struct StepRow {
   u128 threshold_flops = 0;                ///< the threshold it was compared with
   bool forecast_available = false;         ///< a planned length was given and the rate is known
   u128 forecast_flops = 0;                 ///< projected modification compute at the planned end
+
+  // Format 1.3: the GPU figures are in period.gpu (energy, kernel times, ranks sampled); an
+  // older file reads back with them zero. The hardware upper bound of the period (docs/gpu.md):
+  bool upper_bound_available = false; ///< every rank had CUPTI kernel times and a known peak
+  u128 upper_bound_flops = 0;         ///< period counted + uncounted kernel time x peak
 };
 
 struct Event {

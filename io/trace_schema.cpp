@@ -97,6 +97,17 @@ Hid step_memory_type() {
   FL_FIELD(c, StepRecord, forecast_available, H5T_NATIVE_UINT8);
   FL_STRING(c, StepRecord, forecast_flops);
   FL_STRING(c, StepRecord, hash);
+  FL_FIELD(c, StepRecord, nvml_ranks, H5T_NATIVE_UINT32);
+  FL_FIELD(c, StepRecord, cupti_ranks, H5T_NATIVE_UINT32);
+  FL_FIELD(c, StepRecord, bound_ranks, H5T_NATIVE_UINT32);
+  FL_FIELD(c, StepRecord, energy_mj, H5T_NATIVE_UINT64);
+  FL_FIELD(c, StepRecord, kernel_counted_ns, H5T_NATIVE_UINT64);
+  FL_FIELD(c, StepRecord, kernel_attention_ns, H5T_NATIVE_UINT64);
+  FL_FIELD(c, StepRecord, kernel_nccl_ns, H5T_NATIVE_UINT64);
+  FL_FIELD(c, StepRecord, kernel_unattributed_ns, H5T_NATIVE_UINT64);
+  FL_FIELD(c, StepRecord, upper_bound_available, H5T_NATIVE_UINT8);
+  FL_FIELD(c, StepRecord, upper_bound_flops, H5T_NATIVE_UINT64);
+  FL_FIELD(c, StepRecord, upper_bound_flops_hi, H5T_NATIVE_UINT64);
   return c.take();
 }
 
@@ -142,6 +153,19 @@ std::uint32_t added_in_minor(std::string_view dataset, std::string_view field) {
   if (field == "hash") return 2;
   if (dataset == FLOPLEDGER_DSET_EVENTS) return field == "step" || field == "flops" ? 1 : 0;
   if (dataset != FLOPLEDGER_DSET_STEPS) return 0;
+  static constexpr std::string_view fields_1_3[] = {"nvml_ranks",
+                                                    "cupti_ranks",
+                                                    "bound_ranks",
+                                                    "energy_mj",
+                                                    "kernel_counted_ns",
+                                                    "kernel_attention_ns",
+                                                    "kernel_nccl_ns",
+                                                    "kernel_unattributed_ns",
+                                                    "upper_bound_available",
+                                                    "upper_bound_flops",
+                                                    "upper_bound_flops_hi"};
+  for (std::string_view f : fields_1_3)
+    if (f == field) return 3;
   static constexpr std::string_view fields[] = {
       "replica_tokens",     "replica_tokens_hi",  "attention_sq",
       "attention_sq_hi",    "analytic_available", "analytic_flops",
@@ -168,6 +192,10 @@ std::string original_flops_text(const OriginalModel &original) {
 // Rows <-> records
 
 namespace {
+
+std::uint64_t clamp_u64(u128 value) {
+  return value > UINT64_MAX ? UINT64_MAX : static_cast<std::uint64_t>(value);
+}
 
 template <std::size_t N>
 void put_words(const u128 (&values)[N], std::uint64_t (&lo)[N], std::uint64_t (&hi)[N]) {
@@ -287,6 +315,18 @@ bool to_record(const StepRow &row, StepRecord &record, u128 &period_total, std::
   put(record.threshold_flops, to_decimal(row.threshold_flops));
   record.forecast_available = row.forecast_available ? 1 : 0;
   put(record.forecast_flops, to_decimal(row.forecast_flops));
+  const JobGpu &gpu = row.period.gpu;
+  record.nvml_ranks = gpu.nvml_ranks;
+  record.cupti_ranks = gpu.cupti_ranks;
+  record.bound_ranks = gpu.bound_ranks;
+  record.energy_mj = clamp_u64(gpu.energy_mj);
+  record.kernel_counted_ns = clamp_u64(gpu.counted_ns);
+  record.kernel_attention_ns = clamp_u64(gpu.attention_ns);
+  record.kernel_nccl_ns = clamp_u64(gpu.nccl_ns);
+  record.kernel_unattributed_ns = clamp_u64(gpu.unattributed_ns);
+  record.upper_bound_available = row.upper_bound_available ? 1 : 0;
+  record.upper_bound_flops = lo_word(row.upper_bound_flops);
+  record.upper_bound_flops_hi = hi_word(row.upper_bound_flops);
   return true;
 }
 
@@ -351,6 +391,18 @@ bool from_record(const StepRecord &record, std::uint64_t index, StepRow &row, st
   row.hardware_available = record.hardware_available != 0;
   row.hardware_flops = from_words(record.hardware_flops, record.hardware_flops_hi);
   row.forecast_available = record.forecast_available != 0;
+  // Format 1.3 fields; older files read them as zero (no GPU figures).
+  JobGpu &gpu = row.period.gpu;
+  gpu.nvml_ranks = record.nvml_ranks;
+  gpu.cupti_ranks = record.cupti_ranks;
+  gpu.bound_ranks = record.bound_ranks;
+  gpu.energy_mj = record.energy_mj;
+  gpu.counted_ns = record.kernel_counted_ns;
+  gpu.attention_ns = record.kernel_attention_ns;
+  gpu.nccl_ns = record.kernel_nccl_ns;
+  gpu.unattributed_ns = record.kernel_unattributed_ns;
+  row.upper_bound_available = record.upper_bound_available != 0;
+  row.upper_bound_flops = from_words(record.upper_bound_flops, record.upper_bound_flops_hi);
   if (record.verdict_method > FLOPLEDGER_METHOD_HARDWARE) {
     error = "steps row " + std::to_string(index) + ": verdict_method " +
             std::to_string(record.verdict_method) + " is not 0, 1 or 2";

@@ -53,6 +53,12 @@ struct StepRecord {
   char forecast_flops[kDecimalLen];
   // Format 1.2
   char hash[FLOPLEDGER_HASH_LEN];
+  // Format 1.3: GPU figures (docs/gpu.md), sums over ranks
+  std::uint32_t nvml_ranks, cupti_ranks, bound_ranks;
+  std::uint64_t energy_mj;
+  std::uint64_t kernel_counted_ns, kernel_attention_ns, kernel_nccl_ns, kernel_unattributed_ns;
+  std::uint8_t upper_bound_available;
+  std::uint64_t upper_bound_flops, upper_bound_flops_hi;
 };
 
 struct SegmentRecord {

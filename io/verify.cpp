@@ -47,14 +47,16 @@ std::string short_hash(const std::string &hex) {
 /// Walks one dataset's chain: each row's stored hash must equal H(previous stored hash || row).
 class ChainWalk {
 public:
-  ChainWalk(const IntegrityKey &key, bool enabled, const Digest &genesis)
-      : key_(key), enabled_(enabled), previous_(genesis) {}
+  ChainWalk(const IntegrityKey &key, bool enabled, const Digest &genesis, const char *dataset,
+            std::uint32_t minor)
+      : key_(key), enabled_(enabled), previous_(genesis), dataset_(dataset), minor_(minor) {}
 
   /// False (and `problem` set) when row `index`'s stored hash is not the recomputed one.
   bool next(hid_t memory_type, const void *record, const char *stored_hex, const std::string &what,
             std::string &problem) {
     if (!enabled_) return true;
-    const Digest computed = link(key_, previous_, canonical_row(memory_type, record));
+    const Digest computed =
+        link(key_, previous_, canonical_row(memory_type, record, dataset_, minor_));
     const std::string stored(stored_hex, strnlen(stored_hex, FLOPLEDGER_HASH_LEN));
     Digest parsed{};
     const bool readable = from_hex(stored, parsed);
@@ -71,6 +73,8 @@ private:
   const IntegrityKey &key_;
   bool enabled_;
   Digest previous_;
+  const char *dataset_;
+  std::uint32_t minor_;
 };
 
 struct Totals {
@@ -168,7 +172,8 @@ bool verify_trace(const std::string &path, const IntegrityKey &given_key, Verify
   std::vector<bool> event_ok(event_records.size(), false);
   Digest events_head{};
   {
-    ChainWalk walk(key, check_chain, genesis(FLOPLEDGER_DSET_EVENTS));
+    ChainWalk walk(key, check_chain, genesis(FLOPLEDGER_DSET_EVENTS), FLOPLEDGER_DSET_EVENTS,
+                   header.format_minor);
     for (std::size_t i = 0; i < event_records.size(); ++i) {
       const std::string what = "events row " + std::to_string(i);
       std::string problem;
@@ -193,7 +198,8 @@ bool verify_trace(const std::string &path, const IntegrityKey &given_key, Verify
   std::vector<Segment> segments(segment_records.size());
   Digest segment_head{};
   {
-    ChainWalk walk(key, check_chain, genesis(FLOPLEDGER_DSET_SEGMENTS));
+    ChainWalk walk(key, check_chain, genesis(FLOPLEDGER_DSET_SEGMENTS), FLOPLEDGER_DSET_SEGMENTS,
+                   header.format_minor);
     std::uint64_t expected_first = 0;
     for (std::size_t j = 0; j < segment_records.size(); ++j) {
       const std::string what = "segments row " + std::to_string(j);
@@ -241,7 +247,8 @@ bool verify_trace(const std::string &path, const IntegrityKey &given_key, Verify
   std::stable_sort(by_first_row.begin(), by_first_row.end(),
                    [](const Segment *a, const Segment *b) { return a->first_row < b->first_row; });
   {
-    ChainWalk walk(key, check_chain, genesis(FLOPLEDGER_DSET_STEPS));
+    ChainWalk walk(key, check_chain, genesis(FLOPLEDGER_DSET_STEPS), FLOPLEDGER_DSET_STEPS,
+                   header.format_minor);
     Totals totals;
     std::uint64_t last_step = 0;
     bool any_row = false;
@@ -340,7 +347,8 @@ bool verify_trace(const std::string &path, const IntegrityKey &given_key, Verify
   // Environment.
   Digest environment_head{};
   {
-    ChainWalk walk(key, check_chain, genesis(FLOPLEDGER_DSET_ENVIRONMENT));
+    ChainWalk walk(key, check_chain, genesis(FLOPLEDGER_DSET_ENVIRONMENT),
+                   FLOPLEDGER_DSET_ENVIRONMENT, header.format_minor);
     for (std::size_t i = 0; i < environment.size(); ++i) {
       const std::string what = "environment row " + std::to_string(i);
       std::string problem;

@@ -15,11 +15,13 @@
 
 #include "accounting/analytic.hpp"
 #include "accounting/budget.hpp"
+#include "accounting/device_peaks.hpp"
 #include "accounting/exact.hpp"
 #include "accounting/forecast.hpp"
 #include "accounting/rules.hpp"
 #include "counters.hpp"
 #include "environment.hpp"
+#include "gpu/gpu_meter.hpp"
 #include "log.hpp"
 #include "trace_sink.hpp"
 #include "wire.hpp"
@@ -66,6 +68,7 @@ void merge(Cut &into, const Cut &from) {
   into.period.tokens += from.period.tokens;
   into.period.steps += from.period.steps;
   into.period.last_step = from.period.last_step;
+  // GPU figures are filled on the meter thread when a cut is reduced, never in a queued cut.
   into.oversized_calls += from.oversized_calls;
   into.cuts += from.cuts;
 }
@@ -175,6 +178,9 @@ private:
   u128 period_hardware_flops_ = 0, period_sum_sq_ = 0;
   bool any_analytic_ = false, any_hardware_ = false;
   EnvironmentFacts start_libraries_;
+  gpu::GpuStatus gpu_status_;
+  u128 segment_energy_mj_ = 0; ///< this job's NVML energy over every rank (rank 0)
+  std::uint32_t max_nvml_ranks_ = 0;
   io::Method verdict_method_ = io::Method::Counted;
   u128 verdict_flops_ = 0, previous_verdict_flops_ = 0;
   u128 replica_tokens_total_ = 0;
@@ -219,6 +225,7 @@ bool Meter::start() {
     log_line("cannot duplicate the communicator for the budget guard; metering is off");
     return false;
   }
+  gpu_status_ = gpu::gpu_start(config_); // every rank: its own device
   if (transport_.rank == 0) open_ledger();
   // A job appending to a ledger continues its step numbering (flopledger_set_step overrides).
   std::uint64_t offset = sink_ ? sink_->last_row().period.step_last : 0;
@@ -276,6 +283,8 @@ void Meter::open_ledger() {
       next_row_ > 0 ? last.verdict_flops : cumulative_modification_;
   replica_tokens_total_ = sink_->replica_tokens_total();
   record_environment();
+  if (gpu_status_.nvml_failed) add_event("nvml_unavailable", gpu_status_.nvml);
+  if (gpu_status_.cupti_backed_off) add_event("cupti_backed_off", gpu_status_.cupti);
 }
 
 void Meter::record_environment() {
@@ -285,6 +294,17 @@ void Meter::record_environment() {
   for (const auto &[key, value] : describe(config_))
     config += (config.empty() ? "" : "\n") + key + "=" + value;
   facts.emplace_back("config", config);
+  // Rank 0's view of the GPU sources (every rank's count is in each row: nvml_ranks, ...).
+  facts.emplace_back("gpu_nvml", gpu_status_.nvml);
+  facts.emplace_back("gpu_cupti", gpu_status_.cupti);
+  if (!gpu_status_.device_name.empty()) {
+    facts.emplace_back("gpu_device", gpu_status_.device_name);
+    const DevicePeak *row = find_device_peak(gpu_status_.device_name);
+    facts.emplace_back("gpu_peak_table",
+                       row ? std::string(row->model) + " (" + std::string(row->source) + ")"
+                           : std::string("not in the table: hardware figures "
+                                         "need FLOPLEDGER_HARDWARE_PEAK_FLOPS"));
+  }
   {
     std::lock_guard<std::mutex> lock(model_mutex_);
     if (model_known_) facts.emplace_back("model", model_json_);
@@ -307,6 +327,10 @@ void Meter::record_late_environment() {
       known = known || start == fact;
     if (!known) sink_->add_environment({segment_id_, fact.first, fact.second + " (at job end)"});
   }
+  // CUPTI starts at the first cuBLAS call when CUDA was not loaded at the job's start.
+  const std::string cupti = gpu::gpu_cupti_status();
+  if (cupti != gpu_status_.cupti)
+    sink_->add_environment({segment_id_, "gpu_cupti", cupti + " (at job end)"});
 }
 
 void Meter::note(const std::string &kind, const std::string &detail, std::uint64_t step,
@@ -419,7 +443,9 @@ bool Meter::wait(MPI_Request &request) {
 
 bool Meter::round(const Cut &cut, const RankFlags &flags, Control &control) {
   wire::Record mine, reduced;
-  wire::pack(cut.period, flags, mine);
+  RankPeriod period = cut.period;
+  gpu::gpu_fill(period); // this rank's energy and kernel times up to now
+  wire::pack(period, flags, mine);
   if (transport_.use_mpi) {
     MPI_Request request;
     if (PMPI_Ireduce(&mine, &reduced, 1, record_type_, record_op_, 0, transport_.comm, &request) !=
@@ -457,8 +483,12 @@ void Meter::decide(const wire::Record &reduced, Control &control) {
 
   // A period that makes no row (nothing counted) leaves its time to the next row's period, so
   // the hardware figure counts each second once, in the row that records it.
+  // Energy or kernel time without counted FLOPs makes a row too: the job consumed it.
+  const JobGpu &gpu = pending_period_.gpu;
   pending_has_data_ = pending_period_.total_flops() > 0 || pending_period_.tokens > 0 ||
-                      (segment_rows_ == 0 && pending_period_.step_last > 0);
+                      (segment_rows_ == 0 && pending_period_.step_last > 0) || gpu.energy_mj > 0 ||
+                      gpu.counted_ns > 0 || gpu.attention_ns > 0 || gpu.nccl_ns > 0 ||
+                      gpu.unattributed_ns > 0;
   other_methods(pending_period_, pending_has_data_ ? unix_now() - period_start_ : -1);
   choose_verdict_figure();
   verdict_ = evaluate(verdict_flops_, config_.original, *rules_);
@@ -506,9 +536,19 @@ void Meter::other_methods(const JobPeriod &period, double seconds) {
   }
   period_hardware_ = false;
   period_hardware_flops_ = 0;
-  if (seconds >= 0 && config_.hardware_peak_flops > 0 && config_.hardware_utilization > 0) {
-    const HardwareEstimate estimate = hardware_flops(
-        period.ranks, seconds, config_.hardware_peak_flops, config_.hardware_utilization);
+  // The peak: the configured one, else the device peak table for rank 0's GPU (every rank is
+  // assumed to have the same device) and the highest peak among the precisions counted.
+  u128 peak = config_.hardware_peak_flops;
+  if (peak == 0 && !gpu_status_.device_name.empty()) {
+    std::array<bool, kPrecisions> in_use{};
+    for (std::size_t p = 0; p < kPrecisions; ++p)
+      in_use[p] = period.flops_by_precision(p) > 0;
+    const ResolvedPeak table = peak_for_precisions(0, gpu_status_.device_name, in_use);
+    if (table.origin == PeakOrigin::Table) peak = table.flops_per_second;
+  }
+  if (seconds >= 0 && peak > 0 && config_.hardware_utilization > 0) {
+    const HardwareEstimate estimate =
+        hardware_flops(period.ranks, seconds, peak, config_.hardware_utilization);
     if (estimate.applicable) {
       period_hardware_ = any_hardware_ = true;
       period_hardware_flops_ = estimate.flops;
@@ -671,6 +711,11 @@ void Meter::record_round(const Control &control) {
     row.threshold_flops = verdict_.threshold_flops;
     row.forecast_available = forecast_available_;
     row.forecast_flops = forecast_flops_;
+    row.upper_bound_available = period.ranks > 0 && period.gpu.cupti_ranks == period.ranks &&
+                                period.gpu.bound_ranks == period.ranks;
+    row.upper_bound_flops = row.upper_bound_available
+                                ? saturating_add(period.total_flops(), period.gpu.bound_extra_flops)
+                                : 0;
     if (sink_->append(row)) {
       ++next_row_;
       ++segment_rows_;
@@ -681,6 +726,8 @@ void Meter::record_round(const Control &control) {
     }
   }
   if (has_data) period_start_ = now;
+  segment_energy_mj_ = saturating_add(segment_energy_mj_, period.gpu.energy_mj);
+  max_nvml_ranks_ = std::max(max_nvml_ranks_, period.gpu.nvml_ranks);
   record_decision_events();
   print_live(control, false);
 }
@@ -822,6 +869,9 @@ void Meter::print_summary() {
                          : "not available (no model declared)",
            any_hardware_ ? (to_sci2(cumulative_hardware_) + " FLOP").c_str()
                          : "not applicable (no device peak known)");
+  if (max_nvml_ranks_ > 0)
+    log_line("GPU energy (NVML, %u rank(s) sampling): %s mJ", max_nvml_ranks_,
+             to_decimal(segment_energy_mj_).c_str());
   if (ledger_written_) {
     log_line("ledger: %s  (read it with: flopledger report %s)", config_.ledger.c_str(),
              config_.ledger.c_str());
@@ -851,7 +901,8 @@ bool Meter::finish(int exit_status) {
   if (thread_.joinable())
     thread_.join(); // bounded: an erroring rank's waits give up at give_up_at_ns_
   else
-    loop(); // no MPI_THREAD_MULTIPLE: every queued round runs now, on this thread
+    loop();        // no MPI_THREAD_MULTIPLE: every queued round runs now, on this thread
+  gpu::gpu_stop(); // after the last round, which read the last energy and kernel times
   if (transport_.rank == 0) {
     if (!config_.quiet) {
       Control last;

@@ -16,13 +16,26 @@ constexpr std::size_t kActiveAt = kRanksAt + 1;
 constexpr std::size_t kDoneAt = kActiveAt + 1;
 constexpr std::size_t kLeavingAt = kDoneAt + 1;
 constexpr std::size_t kOversizedAt = kLeavingAt + 1;
-static_assert(kOversizedAt + 1 == kSumValues, "sum layout");
+constexpr std::size_t kEnergyAt = kOversizedAt + 1;
+constexpr std::size_t kCountedNsAt = kEnergyAt + 1;
+constexpr std::size_t kAttentionNsAt = kCountedNsAt + 1;
+constexpr std::size_t kNcclNsAt = kAttentionNsAt + 1;
+constexpr std::size_t kUnattributedNsAt = kNcclNsAt + 1;
+constexpr std::size_t kBoundExtraAt = kUnattributedNsAt + 1;
+constexpr std::size_t kNvmlRanksAt = kBoundExtraAt + 1;
+constexpr std::size_t kCuptiRanksAt = kNvmlRanksAt + 1;
+constexpr std::size_t kBoundRanksAt = kCuptiRanksAt + 1;
+static_assert(kBoundRanksAt + 1 == kSumValues, "sum layout");
 constexpr std::size_t kMinAt = 2 * kSumValues;
 constexpr std::size_t kMaxAt = kMinAt + kMinWords;
 
 void put_sum(Record &r, std::size_t index, std::uint64_t value) {
   r.words[2 * index] = value;
   r.words[2 * index + 1] = 0;
+}
+void put_sum128(Record &r, std::size_t index, u128 value) {
+  r.words[2 * index] = lo_word(value);
+  r.words[2 * index + 1] = hi_word(value);
 }
 u128 get_sum(const Record &r, std::size_t index) {
   return from_words(r.words[2 * index], r.words[2 * index + 1]);
@@ -50,6 +63,19 @@ void pack(const RankPeriod &period, const RankFlags &flags, Record &out) {
   put_sum(out, kDoneAt, flags.done ? 1 : 0);
   put_sum(out, kLeavingAt, flags.leaving ? 1 : 0);
   put_sum(out, kOversizedAt, flags.oversized_calls);
+  const RankGpu &gpu = period.gpu;
+  put_sum(out, kEnergyAt, gpu.energy_mj);
+  put_sum(out, kCountedNsAt, gpu.counted_ns);
+  put_sum(out, kAttentionNsAt, gpu.attention_ns);
+  put_sum(out, kNcclNsAt, gpu.nccl_ns);
+  put_sum(out, kUnattributedNsAt, gpu.unattributed_ns);
+  // Clamped at 2^100 per rank so that the sum over any number of ranks stays below 2^128.
+  const u128 extra_cap = static_cast<u128>(1) << 100;
+  put_sum128(out, kBoundExtraAt,
+             gpu.bound_known ? std::min(gpu.bound_extra_flops, extra_cap) : u128{0});
+  put_sum(out, kNvmlRanksAt, gpu.nvml_active ? 1 : 0);
+  put_sum(out, kCuptiRanksAt, gpu.cupti_active ? 1 : 0);
+  put_sum(out, kBoundRanksAt, gpu.bound_known ? 1 : 0);
   const std::uint64_t extremes[] = {clamp64(total), period.tokens, period.last_step};
   for (std::size_t i = 0; i < kMinWords; ++i)
     out.words[kMinAt + i] = extremes[i];
@@ -95,6 +121,16 @@ void unpack(const Record &record, JobPeriod &period, JobFlags &flags) {
   flags.ranks_leaving = static_cast<std::uint64_t>(get_sum(record, kLeavingAt));
   flags.max_exit_status = record.words[kMaxAt + 3];
   flags.oversized_calls = get_sum(record, kOversizedAt);
+  JobGpu &gpu = period.gpu;
+  gpu.energy_mj = get_sum(record, kEnergyAt);
+  gpu.counted_ns = get_sum(record, kCountedNsAt);
+  gpu.attention_ns = get_sum(record, kAttentionNsAt);
+  gpu.nccl_ns = get_sum(record, kNcclNsAt);
+  gpu.unattributed_ns = get_sum(record, kUnattributedNsAt);
+  gpu.bound_extra_flops = get_sum(record, kBoundExtraAt);
+  gpu.nvml_ranks = static_cast<std::uint32_t>(get_sum(record, kNvmlRanksAt));
+  gpu.cupti_ranks = static_cast<std::uint32_t>(get_sum(record, kCuptiRanksAt));
+  gpu.bound_ranks = static_cast<std::uint32_t>(get_sum(record, kBoundRanksAt));
 }
 
 } // namespace flopledger::runtime::wire

@@ -31,8 +31,10 @@ namespace wire {
 
 constexpr std::size_t kCells = kSources * kPrecisions * kPhases;
 // SUM pairs: cells, calls, tokens, replica tokens, sequence_sq, unsequenced tokens, ranks,
-// ranks_active, done, leaving, oversized.
-constexpr std::size_t kSumValues = kCells + kSources + 9;
+// ranks_active, done, leaving, oversized; then the GPU figures: energy, four kernel times, the
+// bound's extra FLOPs (a full 128-bit pair), nvml, cupti and bound ranks.
+constexpr std::size_t kGpuSumValues = 9;
+constexpr std::size_t kSumValues = kCells + kSources + 9 + kGpuSumValues;
 // MIN words: rank flops, rank tokens, last step. MAX words: the same plus exit status.
 constexpr std::size_t kMinWords = 3;
 constexpr std::size_t kMaxWords = 4;

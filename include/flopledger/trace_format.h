@@ -4,7 +4,7 @@
 #define FLOPLEDGER_TRACE_FORMAT_H
 
 #define FLOPLEDGER_FORMAT_MAJOR 1
-#define FLOPLEDGER_FORMAT_MINOR 2
+#define FLOPLEDGER_FORMAT_MINOR 3
 
 /* Root attributes. */
 #define FLOPLEDGER_ATTR_FORMAT "flopledger_format"          /* "flopledger-trace" */

@@ -1,5 +1,5 @@
-// Placeholder for the CUPTI activity attribution (the other half of the GPU work): the hooks call
-// the seam of correlation.hpp; this build attributes no kernels.
+// The hooks' correlation seam when the runtime is built without CUPTI's headers
+// (runtime/gpu/cupti_activity.cpp implements it otherwise): no kernel is attributed.
 #include "correlation.hpp"
 
 namespace flopledger::runtime::gpu {

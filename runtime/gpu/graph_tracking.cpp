@@ -7,6 +7,7 @@
 #include <cupti_callbacks.h>
 
 #include "counters.hpp"
+#include "gpu_meter.hpp"
 #include "graph_cupti.hpp"
 #include "graph_events.hpp"
 #include "log.hpp"
@@ -73,8 +74,19 @@ void subscribe() {
 
 void start_graph_tracking() noexcept {
   static std::atomic<bool> started{false};
-  if (started.load(std::memory_order_relaxed) || started.exchange(true)) return;
-  subscribe();
+  if (started.load(std::memory_order_relaxed)) return;
+  // CUPTI activity first (it checks that no other CUPTI client is present), then the process's
+  // one subscriber; neither when FLOPLEDGER_CUPTI=0. Before the meter has read the configuration,
+  // nothing is decided and a later call asks again.
+  bool allowed = false;
+  if (!gpu_first_cuda_call(allowed) || started.exchange(true)) return;
+  if (allowed) {
+    subscribe();
+  } else {
+    log_line("CUDA graphs not tracked (%s); a GEMM captured into a graph is counted once, when "
+             "captured",
+             gpu_cupti_status().c_str());
+  }
 }
 
 } // namespace flopledger::runtime::gpu

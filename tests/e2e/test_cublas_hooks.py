@@ -144,30 +144,37 @@ def missing_library(c, paths, args):
 GRAPH_REPLAYS = 7
 
 
-def graph_expectation():
+def graph_expectation(tracked=True):
     first = {("cublas", "fp32"): 2 * 8 * 4 * 2}
-    launch = {("cublas", "fp32"): GRAPH_REPLAYS * 2 * 16 * 8 * 4,
-              ("cublas", "fp16"): GRAPH_REPLAYS * 2 * 4 * 4 * 4}
+    replays = GRAPH_REPLAYS if tracked else 1
+    launch = {("cublas", "fp32"): replays * 2 * 16 * 8 * 4,
+              ("cublas", "fp16"): replays * 2 * 4 * 4 * 4}
+    if not tracked:  # FLOPLEDGER_CUPTI=0: a captured GEMM counts once, when captured
+        return {1: first, 2: launch, 3: {}, 4: {}, 5: first}
     return {1: first, 2: {}, 3: launch, 4: {}, 5: first}
 
 
-def graphs(c, paths, args, linked, fake_dir):
-    label = "graphs"
-    ledger = c.path(label, "ledger.h5")
+def graphs(c, paths, args, linked, fake_dir, tracked=True):
+    label = "graphs" if tracked else "graphs, FLOPLEDGER_CUPTI=0"
+    ledger = c.path("graphs" if tracked else "graphs-cupti-off", "ledger.h5")
     env = E.base_env({"LD_PRELOAD": paths.runtime, "FLOPLEDGER_LEDGER": ledger,
                       "FLOPLEDGER_EVERY_STEPS": "1", "FLOPLEDGER_EVERY_SECONDS": "3600",
                       "FLOPLEDGER_QUIET": "1", "LD_LIBRARY_PATH": fake_dir})
+    if not tracked:
+        env.update({"FLOPLEDGER_CUPTI": "0", "FL_WORKLOAD_LOADS_CUPTI": "1"})
     res = E.run([linked, "graph", str(GRAPH_REPLAYS)], env=env, timeout=60, verbose=args.verbose)
     c.ran_ok(res, f"{label}: the graph workload")
     kv = E.key_values(res.stdout)
-    c.equal(kv.get("cupti"), "fake", f"{label}: the runtime subscribed to the fake CUPTI")
+    c.equal(kv.get("cupti"), "fake", f"{label}: the fake CUPTI delivers the callbacks")
+    c.equal(kv.get("cupti_loaded_by"), None if tracked else "workload",
+            f"{label}: libcupti loaded by the runtime only when CUPTI is on")
     c.equal(kv.get("graph_failures"), "0", f"{label}: every cuBLAS call succeeded")
     try:
         trace = E.read_trace(ledger)
     except Exception as e:  # noqa: BLE001
         c.check(False, f"{label}: the ledger is readable", repr(e))
         return
-    want = graph_expectation()
+    want = graph_expectation(tracked)
     rows = trace["steps"]
     covered = E.covered_steps(rows)
     c.equal([s for cov in covered for s in cov], sorted(want), f"{label}: rows cover steps 1..5")
@@ -218,6 +225,7 @@ def main():
     run_mode(c, paths, args, "ctypes", ["/usr/bin/python3", "-c", CTYPES_SCRIPT, workload])
     missing_library(c, paths, args)
     graphs(c, paths, args, linked, os.path.join(tests, "fake_cuda"))
+    graphs(c, paths, args, linked, os.path.join(tests, "fake_cuda"), tracked=False)
     coverage(c, paths)
     c.finish()
 

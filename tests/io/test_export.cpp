@@ -273,7 +273,7 @@ TEST_CASE("JSON export: the ledger and the AWS flops_meter.json keys") {
   CHECK(j["instance_type"].kind == Json::Null);
   CHECK(j["model_package_group_name"].kind == Json::Null);
   // The ledger.
-  CHECK(j["format_version"].text == "1.2");
+  CHECK(j["format_version"].text == "1.3");
   CHECK(j["verdict"]["status"].text == "downstream_user");
   CHECK(j["verdict"]["modification_flops"].text == kModification);
   CHECK(j["verdict"]["method"].text == "counted");

@@ -52,7 +52,7 @@ TEST_CASE("the report recomputes the known ledger exactly") {
   SUBCASE("JSON") {
     const std::string text = report_json(report);
     const Json j = parse_json(text);
-    CHECK(j["format_version"].text == "1.2");
+    CHECK(j["format_version"].text == "1.3");
     CHECK(j["writer_version"].text == "9.9.9-test");
     CHECK(j["base_model"].text == "example/base-7b");
     CHECK(j["original_flops"].text == "100000000000000000000000");

@@ -432,6 +432,7 @@ TEST_CASE("files that are not readable ledgers get a clear error") {
     const std::string path = dir.file("ledger.h5");
     write_known_ledger(path);
     RawFile(path).set_uint32(FLOPLEDGER_ATTR_FORMAT_MAJOR, 2);
+    RawFile(path).set_uint32(FLOPLEDGER_ATTR_FORMAT_MINOR, 2);
     CHECK_FALSE(read_trace(path, true, t, error));
     CHECK(error == path + ": written by a newer flopledger: format 2.2, this reader reads 1.x; "
                           "use a newer flopledger to read it");
@@ -446,7 +447,7 @@ TEST_CASE("files that are not readable ledgers get a clear error") {
     CHECK(t.header.format_minor == 7);
     CHECK(t.rows.size() == 5);
     CHECK_FALSE(TraceWriter::open(path, make_header(), error));
-    CHECK(contains(error, "format 1.7 cannot be appended to by this writer (format 1.2)"));
+    CHECK(contains(error, "format 1.7 cannot be appended to by this writer (format 1.3)"));
   }
   SUBCASE("missing dataset") {
     const std::string path = dir.file("ledger.h5");
@@ -879,7 +880,7 @@ TEST_CASE("format 1.1: methods, forecast, event figures and the environment read
     CHECK(old.events[0].step == 0);
     CHECK(old.environment.empty());
     CHECK_FALSE(TraceWriter::open(path, make_header(), error));
-    CHECK(contains(error, "format 1.0 cannot be appended to by this writer (format 1.2); "
+    CHECK(contains(error, "format 1.0 cannot be appended to by this writer (format 1.3); "
                           "upgrade it first with 'flopledger merge --output NEW.h5 " +
                               path + "'"));
   }

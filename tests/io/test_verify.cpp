@@ -405,3 +405,27 @@ TEST_CASE("verify: a merged ledger gets a chain, keyed when merge is given a key
   CHECK(result.chain == ChainCheck::Verified);
   CHECK(result.chain_mode == "hmac-sha256");
 }
+
+TEST_CASE("a format 1.2 ledger (written by the 1.2 writer) reads and verifies under format 1.3") {
+  // tests/io/data/ledger-1.2.h5: mpi_gemm --steps 2 on 2 ranks under the flopledger of commit
+  // 3dbf766 (format 1.2); 2 step rows, 1 segment. Its chain hashes rows without the 1.3 fields.
+  const std::string path = std::string(FLOPLEDGER_SOURCE_DIR) + "/tests/io/data/ledger-1.2.h5";
+  flopledger::io::TraceContents trace;
+  std::string error;
+  REQUIRE_MESSAGE(flopledger::io::read_trace(path, false, trace, error), error);
+  CHECK(trace.header.format_minor == 2);
+  REQUIRE(trace.rows.size() == 2);
+  for (const flopledger::io::StepRow &row : trace.rows) {
+    CHECK(row.period.gpu.nvml_ranks == 0);
+    CHECK(row.period.gpu.energy_mj == 0);
+    CHECK(row.period.gpu.cupti_ranks == 0);
+    CHECK_FALSE(row.upper_bound_available);
+    CHECK(row.upper_bound_flops == 0);
+  }
+  flopledger::io::VerifyResult result;
+  REQUIRE_MESSAGE(flopledger::io::verify_trace(path, {}, result, error), error);
+  CHECK(result.format_version == "1.2");
+  CHECK(result.chain == flopledger::io::ChainCheck::Verified);
+  CHECK(result.problems.empty());
+  CHECK(result.computed_head == "65c652fa72f0aa33543bf41de2f78249458a38202a5f110b15d46e5b45a4ec60");
+}

@@ -109,6 +109,26 @@ TEST_CASE("defaults") {
   CHECK(config.enabled);
 }
 
+TEST_CASE("CUPTI, NVML and NVML_PERIOD_MS") {
+  const Config defaults = valid({});
+  CHECK(defaults.cupti);
+  CHECK(defaults.nvml);
+  CHECK(defaults.nvml_period_ms == 1000);
+  CHECK_FALSE(valid({{"FLOPLEDGER_CUPTI", "0"}}).cupti);
+  CHECK_FALSE(valid({{"FLOPLEDGER_NVML", "0"}}).nvml);
+  CHECK(valid({{"FLOPLEDGER_NVML_PERIOD_MS", "10"}}).nvml_period_ms == 10);
+  CHECK(valid({{"FLOPLEDGER_NVML_PERIOD_MS", "60000"}}).nvml_period_ms == 60000);
+  CHECK(only_error({{"FLOPLEDGER_CUPTI", "off"}}) == "FLOPLEDGER_CUPTI='off': expected 0 or 1");
+  CHECK(only_error({{"FLOPLEDGER_NVML", "2"}}) == "FLOPLEDGER_NVML='2': expected 0 or 1");
+  const std::string period = "expected a sampling period in milliseconds, 10 to 60000";
+  CHECK(only_error({{"FLOPLEDGER_NVML_PERIOD_MS", "9"}}) ==
+        "FLOPLEDGER_NVML_PERIOD_MS='9': " + period);
+  CHECK(only_error({{"FLOPLEDGER_NVML_PERIOD_MS", "60001"}}) ==
+        "FLOPLEDGER_NVML_PERIOD_MS='60001': " + period);
+  CHECK(only_error({{"FLOPLEDGER_NVML_PERIOD_MS", "0.5"}}) ==
+        "FLOPLEDGER_NVML_PERIOD_MS='0.5': " + period);
+}
+
 TEST_CASE("LEDGER") {
   CHECK(valid({{"FLOPLEDGER_LEDGER", "/scratch/run 1/ledger.h5"}}).ledger ==
         "/scratch/run 1/ledger.h5");
@@ -453,6 +473,9 @@ TEST_CASE("describe prints the effective configuration in a fixed order") {
                                     {"STOP_SIGNAL", "none"},
                                     {"HARDWARE_PEAK_FLOPS", "0"},
                                     {"HARDWARE_UTILIZATION", "0"},
+                                    {"CUPTI", "1"},
+                                    {"NVML", "1"},
+                                    {"NVML_PERIOD_MS", "1000"},
                                     {"HMAC_KEY_FILE", ""}});
   const Config config = valid({{"FLOPLEDGER_ORIGINAL_FLOPS", "3.4e22"},
                                {"FLOPLEDGER_EVERY_SECONDS", "0.5"},
@@ -461,7 +484,7 @@ TEST_CASE("describe prints the effective configuration in a fixed order") {
                                {"FLOPLEDGER_ORIGINAL_SYSTEMIC_RISK", "1"},
                                {"FLOPLEDGER_BASE_MODEL", "org/model"}});
   const Lines lines = describe(config);
-  REQUIRE(lines.size() == 19);
+  REQUIRE(lines.size() == 22);
   CHECK(lines[2].second == "0.5");
   CHECK(lines[3].second == "34000000000000000000000");
   CHECK(lines[4].second == "1");

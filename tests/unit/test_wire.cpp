@@ -118,3 +118,44 @@ TEST_CASE("flags travel with the counts") {
   CHECK(period.rank_flops_min == 0); // the idle rank shows as the minimum
   CHECK(period.step_first == 0);
 }
+
+TEST_CASE(
+    "GPU figures travel with the counts: exact sums, the bound only from ranks that know it") {
+  RankPeriod a, b, c;
+  a.gpu.energy_mj = UINT64_MAX; // sums past 2^64 need the carry
+  a.gpu.nvml_active = true;
+  a.gpu.cupti_active = true;
+  a.gpu.bound_known = true;
+  a.gpu.counted_ns = 1000;
+  a.gpu.attention_ns = 20;
+  a.gpu.nccl_ns = 300;
+  a.gpu.unattributed_ns = 4;
+  a.gpu.bound_extra_flops = static_cast<u128>(1) << 70;
+  b.gpu.energy_mj = 250000;
+  b.gpu.nvml_active = true;
+  b.gpu.cupti_active = true;
+  b.gpu.bound_known = false; // no peak: its extra FLOPs are not sent
+  b.gpu.bound_extra_flops = 12345;
+  b.gpu.unattributed_ns = 6;
+  c.gpu.bound_known = true; // absurdly large: clamped at 2^100 per rank
+  c.gpu.bound_extra_flops = kU128Max;
+  wire::Record ra, rb, rc;
+  wire::pack(a, RankFlags{}, ra);
+  wire::pack(b, RankFlags{}, rb);
+  wire::pack(c, RankFlags{}, rc);
+  wire::combine(rb, ra);
+  wire::combine(rc, ra);
+  JobPeriod job;
+  JobFlags flags;
+  wire::unpack(ra, job, flags);
+  CHECK(job.gpu.energy_mj == static_cast<u128>(UINT64_MAX) + 250000);
+  CHECK(job.gpu.counted_ns == 1000);
+  CHECK(job.gpu.attention_ns == 20);
+  CHECK(job.gpu.nccl_ns == 300);
+  CHECK(job.gpu.unattributed_ns == 10);
+  CHECK(job.gpu.bound_extra_flops == (static_cast<u128>(1) << 70) + (static_cast<u128>(1) << 100));
+  CHECK(job.gpu.nvml_ranks == 2);
+  CHECK(job.gpu.cupti_ranks == 2);
+  CHECK(job.gpu.bound_ranks == 2);
+  CHECK(job.ranks == 3);
+}
