@@ -14,7 +14,8 @@ PID at the end, also when a check fails. Then, with examples/mpi_gemm (exact exp
      inside a batch script without the option (it starts the ranks with srun --mpi=pmix), and
      `srun --mpi=pmix flopledger exec -- mpi_gemm` without the option;
   3. scancel during a long run: the ledger opens, its rows are an exact prefix of the run (what
-     was flushed is kept), the segment is stamped `cancelled` by the epilog, verify passes;
+     was flushed is kept), the segment is stamped `cancelled` by the epilog, verify passes; the
+     same for a job that reaches its 1-minute time limit: stamped `timeout`;
   4. a job without the option: its tasks see no LD_PRELOAD of the runtime and no FLOPLEDGER_*
      variable, no ledger and no spool entry appear, the program's output is unchanged;
   5. bad option values are refused by sbatch and srun at submission with a message naming the
@@ -253,9 +254,11 @@ def metered_job(c, cl, paths, label, launch, env_name, spank=True):
                 read_text(out)[-2000:])
 
 
-def cancelled_job(c, cl, paths):
-    """Case 3: scancel while the job runs: the flushed rows are kept and the segment says so."""
-    label = "scancel"
+def cancelled_job(c, cl, paths, label="scancel"):
+    """Case 3: scancel while the job runs (label "timeout": the job reaches a 1-minute time
+    limit instead): the flushed rows are kept and the segment says how the job ended."""
+    timeout = label == "timeout"
+    slurm_state, segment_state = ("TIMEOUT", "timeout") if timeout else ("CANCELLED", "cancelled")
     exp = E.mpi_gemm_expected(2, 1)
     step_total = exp["total"]  # every step has the same FLOPs (mpi_gemm's shapes repeat per step)
     work = c.subdir(label)
@@ -263,7 +266,7 @@ def cancelled_job(c, cl, paths):
     script = ("#!/bin/bash\n"
               f"srun --mpi=pmix {paths.mpi_gemm} --steps 1000 --step-sleep-ms 200 "
               "--same-shapes\n")
-    opts = ["--flopledger=" + ledger]
+    opts = ["--flopledger=" + ledger] + (["--time=1"] if timeout else [])
     env_before = cl.env
     cl.env = dict(env_before, FLOPLEDGER_EVERY_STEPS="1", FLOPLEDGER_EVERY_SECONDS="3600")
     try:
@@ -282,10 +285,12 @@ def cancelled_job(c, cl, paths):
         time.sleep(0.5)
     c.check(seen >= 3, f"{label}: the running job flushed rows ({seen}) before scancel",
             read_text(out)[-2000:])
-    r = cl.run(["scancel", job], timeout=30)
-    c.ran_ok(r, f"{label}: scancel {job}")
-    state = cl.wait_done(job)
-    c.equal(state, "CANCELLED", f"{label}: SLURM says the job was cancelled")
+    if not timeout:
+        r = cl.run(["scancel", job], timeout=30)
+        c.ran_ok(r, f"{label}: scancel {job}")
+    # A time limit of 1 minute is enforced within slurmctld's next periodic check (<= 30 s).
+    state = cl.wait_done(job, timeout=180 if timeout else 90)
+    c.equal(state, slurm_state, f"{label}: SLURM's final job state")
     try:
         trace = E.read_trace(ledger)
     except Exception as e:  # noqa: BLE001 - an unreadable ledger is the failure under test
@@ -305,18 +310,19 @@ def cancelled_job(c, cl, paths):
                     f"{'' if i + 1 < len(rows) else ' (plus at most a partial step)'}",
                 f"{total} vs {want} (one step: {step_total})")
     segs = trace["segments"]
-    c.equal([(E.segment_state_name(s), str(s["job_id"])) for s in segs], [("cancelled", job)],
-            f"{label}: the segment says cancelled")
+    c.equal([(E.segment_state_name(s), str(s["job_id"])) for s in segs], [(segment_state, job)],
+            f"{label}: the segment says {segment_state}")
     events = [e.get("kind") for e in trace["events"]]
     c.check("segment_stamped" in events, f"{label}: the epilog's segment_stamped event is there",
             events)
     rep = E.report_json(c, paths, ledger, f"{label} report")
     if rep:
-        c.equal([s.get("state") for s in rep.get("segments", [])], ["cancelled"],
-                f"{label}: the report says cancelled")
+        c.equal([s.get("state") for s in rep.get("segments", [])], [segment_state],
+                f"{label}: the report says {segment_state}")
     v = cl.run([paths.cli, "verify", ledger], timeout=60)
     c.equal(v.rc, 0, f"{label}: flopledger verify passes on the stamped ledger")
-    c.check("cancelled" in v.stdout, f"{label}: verify notes the cancelled segment", v.tail())
+    c.check(("time limit" if timeout else "cancelled") in v.stdout,
+            f"{label}: verify notes how the segment ended", v.tail())
 
 
 def unmetered_job(c, cl, paths):
@@ -397,7 +403,7 @@ def main():
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     try:
         # FL_SLURM_CASES=scancel,srun runs only those cases (for debugging).
-        wanted = os.environ.get("FL_SLURM_CASES", "bad,unmetered,srun,mpirun,run,exec,scancel").split(",")
+        wanted = os.environ.get("FL_SLURM_CASES", "bad,unmetered,srun,mpirun,run,exec,scancel,timeout").split(",")
         if cl.start():
             if "bad" in wanted:
                 bad_values(c, cl, paths)
@@ -416,6 +422,8 @@ def main():
                             spank=False)
             if "scancel" in wanted:
                 cancelled_job(c, cl, paths)
+            if "timeout" in wanted:
+                cancelled_job(c, cl, paths, "timeout")
     finally:
         cl.stop()
     c.finish()
