@@ -379,6 +379,14 @@ def bad_values(c, cl, paths):
     r = cl.run(["srun", "-n", "1", "--flopledger=bad value.h5", "true"], cwd=work)
     c.check(r.rc != 0 and "--flopledger='bad value.h5'" in r.stdout + r.stderr,
             "srun --flopledger='bad value.h5' is refused naming the value", r.tail())
+    # The epilog's command refuses bad values the same way (exit 2, the value named).
+    r = cl.run([paths.cli, "stamp", os.path.join(work, "none.h5"), "--job-id", "7", "--state",
+                "finished"], cwd=work)
+    c.check(r.rc == 2 and "--state 'finished': expected cancelled, timeout or killed" in r.stderr,
+            "flopledger stamp --state finished is refused (exit 2)", r.tail())
+    r = cl.run([paths.cli, "stamp", os.path.join(work, "none.h5"), "--state", "killed"], cwd=work)
+    c.check(r.rc == 2 and "--job-id" in r.stderr, "flopledger stamp without --job-id is refused",
+            r.tail())
     after = cl.run(["squeue", "-h", "-o", "%i"], timeout=10).stdout.split()
     c.equal(after, before, "no job was queued by a refused submission")
 
