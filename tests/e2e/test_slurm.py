@@ -16,9 +16,10 @@ PID at the end, also when a check fails. Then, with examples/mpi_gemm (exact exp
   3. scancel during a long run: the ledger opens, its rows are an exact prefix of the run (what
      was flushed is kept), the segment is stamped `cancelled` by the epilog, verify passes; the
      same for a job that reaches its 1-minute time limit: stamped `timeout`;
-  4. a job without the option: its tasks see no LD_PRELOAD of the runtime and no FLOPLEDGER_*
+  4. a job array into one ledger per task (%A_%a): exact totals, array job and task ids;
+  5. a job without the option: its tasks see no LD_PRELOAD of the runtime and no FLOPLEDGER_*
      variable, no ledger and no spool entry appear, the program's output is unchanged;
-  5. bad option values are refused by sbatch and srun at submission with a message naming the
+  6. bad option values are refused by sbatch and srun at submission with a message naming the
      value, and no job is queued.
 Skipped (exit 0 with a SKIPPED line) when slurm-wlm, munge or the plugin are not installed/built:
 .ci/install-deps.sh installs them.
@@ -254,6 +255,43 @@ def metered_job(c, cl, paths, label, launch, env_name, spank=True):
                 read_text(out)[-2000:])
 
 
+def array_job(c, cl, paths):
+    """A job array into one ledger per task (--flopledger=...-%A_%a.h5), as the array template."""
+    label = "array"
+    exp = E.mpi_gemm_expected(2, STEPS)
+    work = c.subdir(label)
+    script = f"#!/bin/bash\nsrun --mpi=pmix {paths.mpi_gemm} --steps {STEPS}\n"
+    array, _ = cl.sbatch(script, ["--array=0-1", "--flopledger=" + work + "/sweep-%A_%a.h5"],
+                         cwd=work)
+    if array is None:
+        return
+    deadline = time.time() + 90
+    while time.time() < deadline:
+        queued = cl.run(["squeue", "-h", "-j", array, "-o", "%i"], timeout=10).stdout.strip()
+        spooled = [f for f in os.listdir(cl.spool) if f.isdigit()]
+        if not queued and not spooled:
+            break
+        time.sleep(0.5)
+    ledgers = sorted(f for f in os.listdir(work) if f.endswith(".h5"))
+    c.equal(ledgers, [f"sweep-{array}_0.h5", f"sweep-{array}_1.h5"],
+            f"{label}: one ledger per array task, named by %A and %a")
+    jobs = set()
+    for task, name in enumerate(ledgers):
+        ledger = os.path.join(work, name)
+        rep = E.report_json(c, paths, ledger, f"{label} task {task} report")
+        if rep is None:
+            continue
+        c.equal(E.as_int(rep.get("counted_flops")), exp["total"],
+                f"{label} task {task}: the ledger's total is exact")
+        segs = rep.get("segments") or []
+        slurm = (segs[0].get("slurm") if len(segs) == 1 else None) or {}
+        c.equal((slurm.get("array_job_id"), slurm.get("array_task_id"), segs[0].get("state")
+                 if segs else None), (array, str(task), "clean"),
+                f"{label} task {task}: one clean segment with the array job and task ids")
+        jobs.add(slurm.get("job_id"))
+    c.equal(len(jobs), 2, f"{label}: each task's segment carries its own SLURM job id ({jobs})")
+
+
 def cancelled_job(c, cl, paths, label="scancel"):
     """Case 3: scancel while the job runs (label "timeout": the job reaches a 1-minute time
     limit instead): the flushed rows are kept and the segment says how the job ended."""
@@ -411,7 +449,7 @@ def main():
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     try:
         # FL_SLURM_CASES=scancel,srun runs only those cases (for debugging).
-        wanted = os.environ.get("FL_SLURM_CASES", "bad,unmetered,srun,mpirun,run,exec,scancel,timeout").split(",")
+        wanted = os.environ.get("FL_SLURM_CASES", "bad,unmetered,srun,mpirun,run,exec,array,scancel,timeout").split(",")
         if cl.start():
             if "bad" in wanted:
                 bad_values(c, cl, paths)
@@ -428,6 +466,8 @@ def main():
                 metered_job(c, cl, paths, "exec",
                             f"srun --mpi=pmix {paths.cli} exec --quiet --ledger LEDGER --", "srun",
                             spank=False)
+            if "array" in wanted:
+                array_job(c, cl, paths)
             if "scancel" in wanted:
                 cancelled_job(c, cl, paths)
             if "timeout" in wanted:
