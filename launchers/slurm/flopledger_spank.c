@@ -273,8 +273,14 @@ int slurm_spank_init_post_opt(spank_t sp, int ac, char **av) {
     slurm_error("flopledger: ledger '%s': %s", ledger, why);
     return -1;
   }
-  if (spank_getenv(sp, "LD_PRELOAD", preload, sizeof preload) == ESPANK_SUCCESS &&
-      preload[0] != '\0') {
+  const spank_err_t got = spank_getenv(sp, "LD_PRELOAD", preload, sizeof preload);
+  if (got == ESPANK_NOSPACE) { /* never drop the job's own preloads */
+    slurm_error("flopledger: the job's LD_PRELOAD is longer than %d characters; this metered "
+                "job cannot start",
+                (int)sizeof preload - 1);
+    return -1;
+  }
+  if (got == ESPANK_SUCCESS && preload[0] != '\0') {
     if (strstr(preload, g_runtime) == NULL) {
       char joined[sizeof preload + PATH_MAX + 2];
       snprintf(joined, sizeof joined, "%s:%s", g_runtime, preload);
