@@ -57,6 +57,14 @@ std::string_view segment_state_text(std::uint8_t state) {
     return "clean";
   case FLOPLEDGER_SEGMENT_ERROR:
     return "error";
+  case FLOPLEDGER_SEGMENT_TERMINATED:
+    return "terminated by SIGTERM (cancelled, time limit or pre-empted)";
+  case FLOPLEDGER_SEGMENT_CANCELLED:
+    return "cancelled by the scheduler";
+  case FLOPLEDGER_SEGMENT_TIMEOUT:
+    return "killed at its time limit";
+  case FLOPLEDGER_SEGMENT_KILLED:
+    return "killed without closing (stamped afterwards)";
   default:
     return "not cleanly closed";
   }

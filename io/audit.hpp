@@ -52,7 +52,7 @@ u128 row_period_flops(const StepRow &row);
 /// The row's cumulative figure of `method` (counted: cumulative_modification).
 u128 row_cumulative(const StepRow &row, Method method);
 
-/// "clean", "error", or "not cleanly closed".
+/// "clean", "error", how a job stopped from outside ended, or "not cleanly closed".
 std::string_view segment_state_text(std::uint8_t state);
 
 /// Reads an unsigned integer member `key` of the flat JSON object `json` (the declared model,

@@ -34,14 +34,23 @@ std::string known_rule_sets() {
 
 } // namespace
 
-/// "clean", "error", or "not_closed": a segment still marked running when the trace is read
-/// afterwards was not closed cleanly (the job was killed, or is still running).
+/// "clean", "error", "terminated", "cancelled", "timeout", "killed", or "not_closed": a segment
+/// still marked running when the trace is read afterwards was not closed cleanly (the job was
+/// killed, or is still running).
 const char *segment_state_name(std::uint8_t state) {
   switch (state) {
   case FLOPLEDGER_SEGMENT_CLEAN:
     return "clean";
   case FLOPLEDGER_SEGMENT_ERROR:
     return "error";
+  case FLOPLEDGER_SEGMENT_TERMINATED:
+    return "terminated";
+  case FLOPLEDGER_SEGMENT_CANCELLED:
+    return "cancelled";
+  case FLOPLEDGER_SEGMENT_TIMEOUT:
+    return "timeout";
+  case FLOPLEDGER_SEGMENT_KILLED:
+    return "killed";
   default:
     return "not_closed";
   }
@@ -117,6 +126,15 @@ void json_flops_map(JsonWriter &json, std::string_view name,
   json.end_object();
 }
 
+/// The segment's SLURM facts from the environment dataset ("slurm_*" keys), in recorded order.
+std::vector<std::pair<std::string, std::string>> slurm_facts(const TraceContents &trace,
+                                                             std::uint32_t segment) {
+  std::vector<std::pair<std::string, std::string>> facts;
+  for (const EnvironmentEntry &e : trace.environment)
+    if (e.segment == segment && e.key.rfind("slurm_", 0) == 0) facts.emplace_back(e.key, e.value);
+  return facts;
+}
+
 } // namespace
 
 void json_segments(JsonWriter &json, const TraceContents &trace) {
@@ -144,6 +162,15 @@ void json_segments(JsonWriter &json, const TraceContents &trace) {
       json.field("last_row_time", last);
     else
       json.key("last_row_time").null();
+    const auto slurm = slurm_facts(trace, s.id);
+    if (slurm.empty()) {
+      json.key("slurm").null();
+    } else {
+      json.key("slurm").begin_object();
+      for (const auto &[key, value] : slurm)
+        json.field(key.substr(6), value);
+      json.end_object();
+    }
     json.end_object();
   }
   json.end_array();
@@ -218,7 +245,8 @@ void text_segments(std::ostringstream &out, const TraceContents &trace) {
   out << "Segments: " << trace.segments.size() << "\n";
   for (const Segment &s : trace.segments) {
     out << "  #" << s.id << " " << segment_state_name(s.state);
-    if (s.state == FLOPLEDGER_SEGMENT_ERROR) out << " (exit status " << s.exit_status << ")";
+    if (s.state != FLOPLEDGER_SEGMENT_CLEAN && s.state != FLOPLEDGER_SEGMENT_RUNNING)
+      out << " (exit status " << s.exit_status << ")";
     out << ": job " << (s.job_id.empty() ? "-" : s.job_id) << " via "
         << (s.launcher.empty() ? "-" : s.launcher) << ", " << s.world_size << " ranks on "
         << (s.hosts.empty() ? "-" : s.hosts) << ", started " << iso_utc(s.start);
@@ -230,6 +258,13 @@ void text_segments(std::ostringstream &out, const TraceContents &trace) {
       out << ", ran " << duration_text(s.end - s.start);
     }
     out << ", " << s.rows << " rows\n";
+    const auto slurm = slurm_facts(trace, s.id);
+    if (!slurm.empty()) {
+      out << "     SLURM:";
+      for (const auto &[key, value] : slurm)
+        out << " " << key.substr(6) << "=" << (value.empty() ? "-" : value);
+      out << "\n";
+    }
   }
 }
 

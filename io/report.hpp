@@ -60,7 +60,8 @@ bool make_report(const TraceContents &trace, Report &out, std::string &error);
 /// method ("counted"). Every FLOP figure is an exact decimal string.
 std::string report_json(const Report &report);
 
-/// "clean", "error", or "not_closed" (a segment still marked running when read afterwards).
+/// "clean", "error", "terminated", "cancelled", "timeout", "killed", or "not_closed" (a segment
+/// still marked running when read afterwards).
 const char *segment_state_name(std::uint8_t state);
 /// ISO 8601 UTC ("2025-07-18T08:00:00Z"), or "" for a time that is not positive.
 std::string iso_utc(double unix_seconds);

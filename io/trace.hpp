@@ -188,6 +188,14 @@ public:
   /// Each row is checked and written as append() does (numbered from next_row(), naming
   /// segment.id). On failure the rows before the failing one stay written.
   bool copy_segment(const Segment &segment, const std::vector<StepRow> &rows);
+  /// Marks how the job of the ledger's last segment ended, after that job died (the SLURM
+  /// epilog: `flopledger stamp`). The last segment must belong to `job_id` and be still marked
+  /// running (`state` 4 cancelled, 5 timeout or 6 killed) or terminated by SIGTERM (4 or 5 only:
+  /// the scheduler's job state says why); its row is rewritten and re-hashed as end_segment()
+  /// does, chained from the segment before it. Returns true when stamped; false with error()
+  /// saying why not (nothing written). `already` is set when the segment needed no stamp.
+  bool stamp_last_segment(const std::string &job_id, double end, std::uint8_t state,
+                          std::int32_t exit_status, bool &already);
   /// The chain head as written at the last flush (64 hex digits).
   std::string chain_head() const;
   /// Closes the file (also done by the destructor).

@@ -433,9 +433,10 @@ bool from_record(const StepRecord &record, std::uint64_t index, StepRow &row, st
 
 bool from_record(const SegmentRecord &record, std::uint64_t index, Segment &segment,
                  std::string &error) {
-  if (record.state > FLOPLEDGER_SEGMENT_ERROR) {
+  if (record.state > FLOPLEDGER_SEGMENT_LAST_STATE) {
     error = "segments row " + std::to_string(index) + ": state " + std::to_string(record.state) +
-            " is not 0 (running), 1 (clean) or 2 (error)";
+            " is not 0 (running), 1 (clean), 2 (error), 3 (terminated), 4 (cancelled), "
+            "5 (timeout) or 6 (killed)";
     return false;
   }
   segment.id = record.id;

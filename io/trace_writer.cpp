@@ -744,15 +744,65 @@ bool TraceWriter::end_segment(double end, std::uint8_t state, std::int32_t exit_
   Impl &m = *impl_;
   if (!m.require_open("end_segment")) return false;
   if (!m.segment_open) return m.fail(m.path + ": end_segment: no segment is open");
-  if (state != FLOPLEDGER_SEGMENT_CLEAN && state != FLOPLEDGER_SEGMENT_ERROR)
+  if (state != FLOPLEDGER_SEGMENT_CLEAN && state != FLOPLEDGER_SEGMENT_ERROR &&
+      state != FLOPLEDGER_SEGMENT_TERMINATED)
     return m.fail(m.path + ": end_segment: state " + std::to_string(state) +
-                  " is not 1 (clean) or 2 (error)");
+                  " is not 1 (clean), 2 (error) or 3 (terminated)");
   m.current.end = end;
   m.current.state = state;
   m.current.exit_status = exit_status;
   if (!m.write_segment() || !m.flush("end_segment")) return false;
   m.segment_open = false;
   return true;
+}
+
+bool TraceWriter::stamp_last_segment(const std::string &job_id, double end, std::uint8_t state,
+                                     std::int32_t exit_status, bool &already) {
+  QuietHdf5 quiet;
+  Impl &m = *impl_;
+  already = false;
+  if (!m.require_open("stamp_last_segment")) return false;
+  if (m.segment_open) return m.fail(m.path + ": stamp: this writer has a segment open");
+  if (state != FLOPLEDGER_SEGMENT_CANCELLED && state != FLOPLEDGER_SEGMENT_TIMEOUT &&
+      state != FLOPLEDGER_SEGMENT_KILLED)
+    return m.fail(m.path + ": stamp: state " + std::to_string(state) +
+                  " is not 4 (cancelled), 5 (timeout) or 6 (killed)");
+  const hsize_t rows = m.datasets.segment_rows;
+  if (rows == 0) return m.fail(m.path + ": stamp: the ledger has no segment");
+  SegmentRecord last{};
+  if (!read_rows(m.datasets.segments.get(), m.types.segment.get(), rows - 1, 1, &last))
+    return m.fail_hdf5("reading the last segment row");
+  Segment segment;
+  if (!from_record(last, rows - 1, segment, m.error)) return false;
+  if (segment.job_id != job_id)
+    return m.fail(m.path + ": stamp: the last segment (" + std::to_string(segment.id) +
+                  ") belongs to job '" + segment.job_id + "', not '" + job_id +
+                  "' (only the last segment can be rewritten without breaking the chain)");
+  const bool open = segment.state == FLOPLEDGER_SEGMENT_RUNNING;
+  const bool refinable =
+      segment.state == FLOPLEDGER_SEGMENT_TERMINATED && state != FLOPLEDGER_SEGMENT_KILLED;
+  if (!open && !refinable) {
+    already = true;
+    return m.fail(m.path + ": stamp: segment " + std::to_string(segment.id) + " of job " + job_id +
+                  " is already closed (state " + std::to_string(segment.state) + ")");
+  }
+  // Its row chains from the segment row before it, exactly as when the job wrote it.
+  Digest previous = chain_genesis(m.key, m.header_bytes, FLOPLEDGER_DSET_SEGMENTS);
+  if (rows > 1) {
+    SegmentRecord before{};
+    if (!read_rows(m.datasets.segments.get(), m.types.segment.get(), rows - 2, 1, &before))
+      return m.fail_hdf5("reading the segment row before the last");
+    if (!from_hex(get(before.hash), previous))
+      return m.fail(m.path + ": damaged ledger: segment row " + std::to_string(rows - 2) +
+                    " has no valid chain hash; run 'flopledger verify " + m.path + "'");
+  }
+  m.current = segment;
+  if (open) m.current.end = end; // a terminated segment keeps the end its job recorded
+  m.current.state = state;
+  if (open) m.current.exit_status = exit_status;
+  m.current_index = rows - 1;
+  m.segment_previous = previous;
+  return m.write_segment() && m.flush("stamp");
 }
 
 bool TraceWriter::close() {
@@ -774,10 +824,10 @@ bool TraceWriter::close() {
 bool TraceWriter::copy_segment(const Segment &segment, const std::vector<StepRow> &rows) {
   QuietHdf5 quiet;
   Impl &m = *impl_;
-  if (segment.state != FLOPLEDGER_SEGMENT_RUNNING && segment.state != FLOPLEDGER_SEGMENT_CLEAN &&
-      segment.state != FLOPLEDGER_SEGMENT_ERROR)
+  if (segment.state > FLOPLEDGER_SEGMENT_LAST_STATE)
     return m.fail(m.path + ": copy_segment: state " + std::to_string(segment.state) +
-                  " is not 0 (running), 1 (clean) or 2 (error)");
+                  " is not a segment state (0 to " + std::to_string(FLOPLEDGER_SEGMENT_LAST_STATE) +
+                  ")");
   if (!begin_segment(segment)) return false;
   for (const StepRow &row : rows)
     if (!append(row)) return false;

@@ -8,6 +8,7 @@
 #include <set>
 #include <sys/stat.h>
 
+#include "io/audit.hpp"
 #include "io/hdf5_util.hpp"
 #include "io/json.hpp"
 #include "io/trace.hpp"
@@ -231,6 +232,12 @@ bool verify_trace(const std::string &path, const IntegrityKey &given_key, Verify
         out.notes.push_back("segment " + std::to_string(s.id) + job +
                             " ended with an error (exit status " + std::to_string(s.exit_status) +
                             ")");
+      else if (s.state != FLOPLEDGER_SEGMENT_CLEAN)
+        out.notes.push_back(
+            "segment " + std::to_string(s.id) + job +
+            " was stopped from outside: " + std::string(segment_state_text(s.state)) +
+            " (exit status " + std::to_string(s.exit_status) + "); its " + std::to_string(s.rows) +
+            " rows are checked as recorded");
     }
     if (expected_first != steps.size() && segment_problems.empty())
       segment_problems.push_back("segments: their row counts add up to " +

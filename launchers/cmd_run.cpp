@@ -1,5 +1,6 @@
-// flopledger run: validates the configuration, then starts CMD under mpirun with the runtime
-// preloaded into the ranks only (mpirun itself is not metered), and returns CMD's exit status.
+// flopledger run: validates the configuration, then starts CMD under mpirun (or, inside a SLURM
+// allocation, srun --mpi=pmix) with the runtime preloaded into the ranks only (the launcher itself
+// is not metered), and returns CMD's exit status.
 // flopledger exec: preloads the runtime into one process and replaces itself with CMD — for
 // launchers that start the ranks themselves (srun --mpi=pmix ... flopledger exec -- CMD).
 #include <signal.h>
@@ -28,7 +29,8 @@ namespace {
 
 const char *const kRunUsage =
     "usage: flopledger run [options] -- CMD [ARGS...]\n"
-    "Runs CMD as an MPI job (mpirun -np N) with the flopledger runtime preloaded into every rank,\n"
+    "Runs CMD as an MPI job (mpirun -np N; inside a SLURM allocation srun --mpi=pmix -n N) with\n"
+    "the flopledger runtime preloaded into every rank,\n"
     "with no change to CMD. The ledger is written by rank 0; the exit status is CMD's.\n"
     "Every option also has an environment variable FLOPLEDGER_<KEY> (flags win).\n";
 
@@ -217,6 +219,11 @@ bool parse(const Args &args, po::options_description &options, const char *usage
 int run_command(const Args &args) {
   po::options_description options("options");
   options.add_options()("np,n", po::value<int>()->default_value(1), "number of ranks")(
+      "launcher", po::value<std::string>()->default_value("auto"),
+      "auto (srun inside a SLURM allocation, else mpirun), mpirun or srun")(
+      "srun", po::value<std::string>()->default_value("srun"),
+      "the srun to use")("srun-mpi", po::value<std::string>()->default_value("pmix"),
+                         "srun's --mpi= plugin (pmix: the one that works with Open MPI 4)")(
       "mpirun", po::value<std::string>()->default_value("mpirun"), "the mpirun to use")(
       "mpirun-arg", po::value<std::vector<std::string>>(),
       "an extra argument for mpirun (repeatable), e.g. --mpirun-arg=--bind-to=none");
@@ -229,19 +236,45 @@ int run_command(const Args &args) {
     print_error("-n '" + std::to_string(ranks) + "': expected a number of ranks from 1 to 1000000");
     return kExitUsage;
   }
+  const std::string launcher = launch.values["launcher"].as<std::string>();
+  if (launcher != "auto" && launcher != "mpirun" && launcher != "srun") {
+    print_error("--launcher '" + launcher + "': expected auto, mpirun or srun");
+    return kExitUsage;
+  }
+  const std::string srun_mpi = launch.values["srun-mpi"].as<std::string>();
+  if (srun_mpi.empty() ||
+      srun_mpi.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_") != std::string::npos) {
+    print_error("--srun-mpi '" + srun_mpi + "': expected an srun MPI plugin name such as pmix");
+    return kExitUsage;
+  }
+  // Inside an allocation (sbatch, salloc) srun starts the ranks on the allocated nodes.
+  const bool use_srun =
+      launcher == "srun" || (launcher == "auto" && std::getenv("SLURM_JOB_ID") != nullptr);
   const std::optional<std::string> preload = prepare_preload(launch.values);
   if (!preload) return kExitUsage;
 
-  std::vector<std::string> argv = {launch.values["mpirun"].as<std::string>(), "-np",
-                                   std::to_string(ranks)};
-  if (static_cast<unsigned>(ranks) > std::thread::hardware_concurrency())
-    argv.push_back("--oversubscribe"); // more ranks than cores: a test or a demo, not a fault
-  argv.insert(argv.end(), {"-x", "LD_PRELOAD=" + *preload});
-  for (char **variable = environ; *variable != nullptr; ++variable) {
-    const std::string entry = *variable;
-    const std::string name = entry.substr(0, entry.find('='));
-    if (name.rfind("FLOPLEDGER_", 0) == 0 || name == "PRETRAIN_FLOPS")
-      argv.insert(argv.end(), {"-x", name});
+  std::vector<std::string> argv;
+  if (use_srun) {
+    // srun passes this process's environment to the tasks: the preload and FLOPLEDGER_* with it.
+    setenv("LD_PRELOAD", preload->c_str(), 1);
+    argv = {launch.values["srun"].as<std::string>(), "--mpi=" + srun_mpi,
+            "--ntasks=" + std::to_string(ranks)};
+  } else {
+    argv = {launch.values["mpirun"].as<std::string>(), "-np", std::to_string(ranks)};
+    if (static_cast<unsigned>(ranks) > std::thread::hardware_concurrency())
+      argv.push_back("--oversubscribe"); // more ranks than cores: a test or a demo, not a fault
+    argv.insert(argv.end(), {"-x", "LD_PRELOAD=" + *preload});
+    for (char **variable = environ; *variable != nullptr; ++variable) {
+      const std::string entry = *variable;
+      const std::string name = entry.substr(0, entry.find('='));
+      if (name.rfind("FLOPLEDGER_", 0) == 0 || name == "PRETRAIN_FLOPS")
+        argv.insert(argv.end(), {"-x", name});
+    }
+  }
+  if (use_srun && launch.values.count("mpirun-arg")) {
+    print_error("--mpirun-arg is for mpirun; this job starts its ranks with srun (inside a SLURM "
+                "allocation): pass --launcher=mpirun to use mpirun");
+    return kExitUsage;
   }
   if (launch.values.count("mpirun-arg"))
     for (const std::string &arg : launch.values["mpirun-arg"].as<std::vector<std::string>>())
@@ -257,7 +290,9 @@ int run_command(const Args &args) {
     std::vector<char *> child_argv = to_argv(argv);
     execvp(child_argv[0], child_argv.data());
     std::cerr << "flopledger: cannot execute '" << argv[0] << "': " << std::strerror(errno)
-              << " (install Open MPI, or pass --mpirun PATH)\n";
+              << (use_srun ? " (inside a SLURM allocation flopledger run uses srun: pass --srun "
+                             "PATH, or --launcher=mpirun)\n"
+                           : " (install Open MPI, or pass --mpirun PATH)\n");
     _exit(127);
   }
   signal(SIGINT, forward_signal);

@@ -19,6 +19,7 @@ int merge_command(const Args &args);    // flopledger merge --output OUT IN... [
 int export_command(const Args &args);   // flopledger export FILE --json|--csv [--output OUT]
 int evaluate_command(const Args &args); // flopledger evaluate --modification-flops X [...]
 int verify_command(const Args &args);   // flopledger verify FILE [--hmac-key-file K] [--json]
+int stamp_command(const Args &args);    // flopledger stamp FILE --job-id ID --state STATE
 
 constexpr int kExitFailure = 1;
 constexpr int kExitUsage = 2;

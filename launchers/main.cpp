@@ -24,6 +24,8 @@ const char *const kUsage =
     "  merge   combine ledgers of one modification         flopledger merge -o all.h5 a.h5 b.h5\n"
     "  evaluate verdict for given figures, no ledger       flopledger evaluate "
     "--modification-flops 2.5e22\n"
+    "  stamp   mark how a killed job ended (SLURM epilog)  flopledger stamp flopledger.h5 "
+    "--job-id 42 --state cancelled\n"
     "\n"
     "'flopledger COMMAND --help' describes each command. Version " FLOPLEDGER_VERSION ".\n";
 
@@ -32,9 +34,9 @@ const char *const kUsage =
 int main(int argc, char **argv) {
   using namespace flopledger::cli;
   const std::map<std::string, int (*)(const Args &)> commands = {
-      {"run", run_command},           {"exec", exec_command},    {"report", report_command},
-      {"status", status_command},     {"merge", merge_command},  {"export", export_command},
-      {"evaluate", evaluate_command}, {"verify", verify_command}};
+      {"run", run_command},           {"exec", exec_command},     {"report", report_command},
+      {"status", status_command},     {"merge", merge_command},   {"export", export_command},
+      {"evaluate", evaluate_command}, {"verify", verify_command}, {"stamp", stamp_command}};
   if (argc < 2) {
     std::cerr << kUsage;
     return kExitUsage;

@@ -6,6 +6,7 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 
@@ -178,6 +179,26 @@ std::string cuda_runtime() {
          object_of(reinterpret_cast<void *>(version)) + ")";
 }
 
+/// The SLURM job's identity, when SLURM started the job (SLURM_JOB_ID set): one fact per
+/// variable, "" when SLURM did not set it (no array, no account, the batch step).
+void add_slurm_identity(EnvironmentFacts &facts) {
+  if (std::getenv("SLURM_JOB_ID") == nullptr) return;
+  static const std::pair<const char *, const char *> kFacts[] = {
+      {"slurm_job_id", "SLURM_JOB_ID"},
+      {"slurm_step_id", "SLURM_STEP_ID"},
+      {"slurm_array_job_id", "SLURM_ARRAY_JOB_ID"},
+      {"slurm_array_task_id", "SLURM_ARRAY_TASK_ID"},
+      {"slurm_job_nodelist", "SLURM_JOB_NODELIST"},
+      {"slurm_job_partition", "SLURM_JOB_PARTITION"},
+      {"slurm_job_account", "SLURM_JOB_ACCOUNT"},
+      {"slurm_job_user", "SLURM_JOB_USER"},
+      {"slurm_restart_count", "SLURM_RESTART_COUNT"}};
+  for (const auto &[key, variable] : kFacts) {
+    const char *value = std::getenv(variable);
+    facts.emplace_back(key, value ? value : "");
+  }
+}
+
 } // namespace
 
 std::string git_commit_of(const std::string &start) {
@@ -216,6 +237,7 @@ EnvironmentFacts capture_environment(const Transport &transport, const JobIdenti
   facts.emplace_back("ranks", std::to_string(transport.size));
   facts.emplace_back("launcher", identity.launcher);
   facts.emplace_back("job_id", identity.job_id);
+  add_slurm_identity(facts);
   utsname system{};
   if (uname(&system) == 0)
     facts.emplace_back("operating_system",

@@ -3,7 +3,8 @@
 //    the runtime initialises MPI itself in its constructor (MPI_THREAD_MULTIPLE), so a program
 //    that never calls MPI (PyTorch with gloo) is metered; the program's own MPI_Init later
 //    returns success without initialising twice;
-//  - no launcher: a single rank, no MPI at all;
+//  - no launcher: a single rank, no MPI at all (not under the SLURM plugin, which sets
+//    FLOPLEDGER_INTERNAL_LAUNCHED_ONLY: there only launcher-started ranks are metered);
 //  - not metered: shells and launch utilities that merely pass through (bash, env, numactl, ...:
 //    they would otherwise take the rank before the real program), processes whose ancestor
 //    already meters the rank (FLOPLEDGER_INTERNAL_RANK_PID), and children forked by a metered
@@ -272,6 +273,9 @@ void flopledger_constructor() {
   load_configuration(launcher_rank());
   if (!g_config.enabled) return;
   if (pass_through_executable()) return; // the real program below it will meter the rank
+  // Set by the SLURM SPANK plugin for a whole job: the batch script's own commands (hostname,
+  // sleep, cp) run without a launcher and must not each become a segment of the ledger.
+  if (!launcher_present() && std::getenv("FLOPLEDGER_INTERNAL_LAUNCHED_ONLY") != nullptr) return;
   if (!launcher_present()) {
     begin_local();
     return;

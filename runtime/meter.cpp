@@ -842,10 +842,21 @@ void Meter::end_segment(int exit_status) {
   if (!sink_) return;
   const bool error = exit_status != 0 || rank_left_;
   const std::int32_t status = exit_status != 0 ? exit_status : left_status_;
-  add_event("segment_end", error ? "ended with an error, exit status " + std::to_string(status)
-                                 : std::string("every rank finished normally"));
-  if (!sink_->end_segment(unix_now(), error ? FLOPLEDGER_SEGMENT_ERROR : FLOPLEDGER_SEGMENT_CLEAN,
-                          status))
+  // 128 + SIGTERM: this rank's SIGTERM flush, or a rank the signal ended. Schedulers send it to
+  // cancel, at the time limit and to pre-empt; which of them, only the scheduler knows (the SLURM
+  // epilog stamps it afterwards: flopledger stamp).
+  const bool terminated = status == 128 + SIGTERM;
+  std::uint8_t state = FLOPLEDGER_SEGMENT_CLEAN;
+  if (terminated)
+    state = FLOPLEDGER_SEGMENT_TERMINATED;
+  else if (error)
+    state = FLOPLEDGER_SEGMENT_ERROR;
+  add_event("segment_end", terminated ? "terminated by SIGTERM (cancelled, time limit or "
+                                        "pre-empted), exit status " +
+                                            std::to_string(status)
+                           : error ? "ended with an error, exit status " + std::to_string(status)
+                                   : std::string("every rank finished normally"));
+  if (!sink_->end_segment(unix_now(), state, status))
     log_line("ERROR: cannot close the job segment in %s: %s", config_.ledger.c_str(),
              sink_->error().c_str());
   chain_head_ = sink_->chain_head();

@@ -3,7 +3,7 @@ file(GLOB_RECURSE sources
   ${SOURCE_DIR}/accounting/*.cpp ${SOURCE_DIR}/accounting/*.hpp
   ${SOURCE_DIR}/runtime/*.cpp ${SOURCE_DIR}/runtime/*.hpp
   ${SOURCE_DIR}/io/*.cpp ${SOURCE_DIR}/io/*.hpp
-  ${SOURCE_DIR}/launchers/*.cpp ${SOURCE_DIR}/launchers/*.hpp
+  ${SOURCE_DIR}/launchers/*.cpp ${SOURCE_DIR}/launchers/*.hpp ${SOURCE_DIR}/launchers/*.c
   ${SOURCE_DIR}/include/*.h ${SOURCE_DIR}/examples/*.cpp
   ${SOURCE_DIR}/tests/unit/*.cpp ${SOURCE_DIR}/tests/io/*.cpp ${SOURCE_DIR}/tests/support/*.c ${SOURCE_DIR}/tests/support/*.cpp
   ${SOURCE_DIR}/tests/fuzz/*.cpp)

@@ -48,6 +48,15 @@
 #define FLOPLEDGER_SEGMENT_RUNNING 0 /* still open; after the job died, "not cleanly closed" */
 #define FLOPLEDGER_SEGMENT_CLEAN 1   /* every rank finished normally */
 #define FLOPLEDGER_SEGMENT_ERROR 2   /* a rank exited with a non-zero status; exit_status says */
+/* Appended codes (no version change: a reader without them refuses such a row with a clear
+ * "state N is not ..." error instead of misreading it; docs/trace-format.md): how a job that was
+ * stopped from outside ended. 3 is written by the runtime itself; 4-6 are stamped afterwards by
+ * `flopledger stamp` (the SLURM epilog) from the scheduler's job state. */
+#define FLOPLEDGER_SEGMENT_TERMINATED 3 /* SIGTERM flush: scancel, time limit or pre-emption */
+#define FLOPLEDGER_SEGMENT_CANCELLED 4  /* the scheduler says the job was cancelled (scancel) */
+#define FLOPLEDGER_SEGMENT_TIMEOUT 5    /* the scheduler says the job reached its time limit */
+#define FLOPLEDGER_SEGMENT_KILLED 6     /* the job died without closing it (SIGKILL, node, OOM) */
+#define FLOPLEDGER_SEGMENT_LAST_STATE 6
 
 /* Step-row verdict methods (uint8). */
 #define FLOPLEDGER_METHOD_COUNTED 0

@@ -34,7 +34,9 @@ PYTHON = "/usr/bin/python3"  # the Debian interpreter with torch, h5py and numpy
 PRECISIONS = ["fp64", "fp32", "tf32", "fp16", "bf16", "fp8", "int8", "other"]
 PHASES = ["train", "recompute", "eval", "synthetic_data", "other"]
 SOURCES = ["blas_gemm", "blas_gemv", "cblas_gemm", "cublas", "cublaslt", "api"]
-SEGMENT_STATES = {0: "not_closed", 1: "clean", 2: "error"}  # trace_format.h FLOPLEDGER_SEGMENT_*
+# trace_format.h FLOPLEDGER_SEGMENT_*
+SEGMENT_STATES = {0: "not_closed", 1: "clean", 2: "error", 3: "terminated", 4: "cancelled",
+                  5: "timeout", 6: "killed"}
 STATUSES = {0: "downstream_user", 1: "provider", 2: "provider_systemic_risk"}
 
 # The default rule set (eu-gpai-2025-07): original compute unknown -> 1/3 x 1e23, floored.

@@ -15,15 +15,16 @@ start-up). Then:
     (the row named by a `rank_exit_error` event, written by the SIGTERM flush or an error exit):
     it may hold a step in progress, so it holds at most one step more than the steps it covers,
     and it is the segment's last row;
-  * the segment is `not_closed` or `error`, unless every step was recorded (the job finished
-    before the kill took effect): then `clean` is allowed too; SIGTERM to a rank that had not
-    finished leaves `error` with exit status 143 (the runtime's flush) or `not_closed` (the
-    launcher's SIGKILL came first), never a corrupt file;
+  * the segment is `not_closed`, `error` or `terminated`, unless every step was recorded (the job
+    finished before the kill took effect): then `clean` is allowed too; SIGTERM to a rank that had
+    not finished leaves `terminated` with exit status 143 (the runtime's flush) or `not_closed`
+    (the launcher's SIGKILL came first), never a corrupt file;
   * a resumed job on the same ledger (no kill) is not refused (the dead writer's lock is gone),
     appends a clean segment whose steps continue the numbering, with exact rows.
 Once per run, fixed cases: two live jobs on one ledger (the second is refused the ledger with a
 clear message and the first job's segment stays exact); SIGTERM to a process without a launcher
-and to every rank at once (the process ends by SIGTERM, the segment is `error` with status 143,
+and to every rank at once (the process ends by SIGTERM, the segment is `terminated` with status
+143,
 the rows an exact prefix); a Python program whose own SIGTERM handler replaces the runtime's
 (its handler runs and decides the exit).
 
@@ -346,7 +347,8 @@ def trial(c, paths, index, rng):
         kept, partial = check_prefix(c, label, rows, per_step, 1, 0, leaving_rows(trace))
         record["kept"], record["partial_row"] = kept, partial
         finished = kept == STEPS and not partial
-        allowed = ("not_closed", "error", "clean") if finished else ("not_closed", "error")
+        allowed = ("not_closed", "error", "terminated")
+        allowed = allowed + ("clean",) if finished else allowed
         c.check(seg.get("state") in allowed,
                 f"{label}: segment state {seg.get('state')!r} in {list(allowed)} ({kept} of "
                 f"{STEPS} steps recorded)")
@@ -438,12 +440,12 @@ def wait_for_step(path, step, ranks, timeout=60):
 
 
 def check_sigterm_ledger(c, label, ledger, ranks):
-    """A segment ended by the SIGTERM flush: error, status 143, a rank_exit_error event, rows an
-    exact prefix."""
+    """A segment ended by the SIGTERM flush: terminated, status 143, a rank_exit_error event, rows
+    an exact prefix."""
     trace = E.read_trace(ledger)
     segs = trace["segments"]
-    c.equal([(E.segment_state_name(s), int(s["exit_status"])) for s in segs], [("error", 143)],
-            f"{label}: the segment is closed as error with status 143")
+    c.equal([(E.segment_state_name(s), int(s["exit_status"])) for s in segs],
+            [("terminated", 143)], f"{label}: the segment is closed as terminated with status 143")
     c.check(any(e.get("kind") == "rank_exit_error" for e in trace["events"]),
             f"{label}: a rank_exit_error event records the leaving round")
     kept, _ = check_prefix(c, label, segment_rows(trace, 0), step_flops(ranks) if ranks > 1 else

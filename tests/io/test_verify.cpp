@@ -255,6 +255,66 @@ TEST_CASE("verify: a writer appending to a 1.2 ledger continues its chain") {
   CHECK(not_closed);
 }
 
+TEST_CASE("stamp: a killed job's open last segment is marked and the ledger still verifies") {
+  TempDir dir;
+  const std::string path = dir.file("ledger.h5");
+  write_known_ledger(path);
+  std::string error;
+  {
+    auto writer = TraceWriter::open(path, make_header(), error);
+    REQUIRE_MESSAGE(writer, error);
+    REQUIRE(writer->begin_segment(make_segment(2, "1003", 4)));
+    u128 counted = writer->cumulative_counted(), modification = writer->cumulative_modification();
+    REQUIRE_MESSAGE(writer->append(make_row(5, 2, false, counted, modification)), writer->error());
+  } // killed here: segment 2 never closed
+  bool already = false;
+  {
+    auto writer = TraceWriter::open(path, make_header(), error);
+    REQUIRE_MESSAGE(writer, error);
+    CHECK_FALSE(
+        writer->stamp_last_segment("1004", 9.0, FLOPLEDGER_SEGMENT_CANCELLED, 137, already));
+    CHECK_FALSE(already);
+    CHECK(writer->error().find("belongs to job '1003', not '1004'") != std::string::npos);
+    CHECK_FALSE(writer->stamp_last_segment("1003", 9.0, FLOPLEDGER_SEGMENT_CLEAN, 0, already));
+    REQUIRE_MESSAGE(writer->stamp_last_segment("1003", 1752829999.0, FLOPLEDGER_SEGMENT_CANCELLED,
+                                               137, already),
+                    writer->error());
+  }
+  TraceContents t;
+  REQUIRE_MESSAGE(read_trace(path, false, t, error), error);
+  REQUIRE(t.segments.size() == 3);
+  CHECK(t.segments[2].state == FLOPLEDGER_SEGMENT_CANCELLED);
+  CHECK(t.segments[2].exit_status == 137);
+  CHECK(t.segments[2].end == doctest::Approx(1752829999.0));
+  CHECK(t.segments[2].rows == 1);
+  CHECK(t.segments[1].state == FLOPLEDGER_SEGMENT_ERROR); // the one before is untouched
+  const VerifyResult result = verify(path);
+  CHECK_MESSAGE(result.problems.empty(), first_problem(result));
+  CHECK(result.exit_status() == 0);
+  bool noted = false;
+  for (const std::string &n : result.notes)
+    noted = noted || n.find("segment 2 (job 1003) was stopped from outside: cancelled") == 0;
+  CHECK(noted);
+  // A second stamp finds nothing to do; a new job appends after the stamped segment.
+  auto writer = TraceWriter::open(path, make_header(), error);
+  REQUIRE_MESSAGE(writer, error);
+  CHECK_FALSE(writer->stamp_last_segment("1003", 9.0, FLOPLEDGER_SEGMENT_KILLED, 137, already));
+  CHECK(already);
+  REQUIRE(writer->begin_segment(make_segment(3, "1005", 2)));
+  REQUIRE(writer->end_segment(1752830100.0, FLOPLEDGER_SEGMENT_TERMINATED, 143));
+  // The SIGTERM flush's "terminated" is refined to the scheduler's cause, keeping its end.
+  REQUIRE(writer->stamp_last_segment("1005", 9.0, FLOPLEDGER_SEGMENT_TIMEOUT, 137, already));
+  CHECK_FALSE(writer->stamp_last_segment("1005", 9.0, FLOPLEDGER_SEGMENT_KILLED, 137, already));
+  CHECK(already);
+  writer.reset();
+  REQUIRE_MESSAGE(read_trace(path, false, t, error), error);
+  CHECK(t.segments[3].state == FLOPLEDGER_SEGMENT_TIMEOUT);
+  CHECK(t.segments[3].exit_status == 143);
+  CHECK(t.segments[3].end == doctest::Approx(1752830100.0));
+  const VerifyResult after = verify(path);
+  CHECK_MESSAGE(after.problems.empty(), first_problem(after));
+}
+
 TEST_CASE("verify: the keyed chain needs the right key") {
   TempDir dir;
   const std::string path = dir.file("ledger.h5");
