@@ -40,7 +40,7 @@ rm -rf "$venv"
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps -r "$req" >&2
 # Every import the tests need, and torch must still be Debian's (the one the hooks can see).
 "$venv/bin/python" - >&2 <<'PY'
-import torch, transformers, peft, accelerate, pandas, h5py  # noqa: F401
+import torch, transformers, peft, accelerate, pandas, h5py, jinja2  # noqa: F401
 assert torch.__file__.startswith("/usr/lib/python3/dist-packages/"), torch.__file__
 PY
 echo "$want" > "$venv/.fl-stamp"

@@ -119,6 +119,14 @@ def main(argv):
         dist.init_process_group("gloo", init_method="file://" + store, rank=rank,
                                 world_size=world)
 
+    if world > 1:
+        # Trainer maps checkpoints to args.device, which is "cpu:<local rank>" on a multi-process
+        # CPU job; torch 1.13's loader only knows "cpu". Teach it that any cpu:N is the CPU.
+        def restore_cpu(obj, location):
+            return obj if location.startswith("cpu:") else None
+
+        torch.serialization.register_package(11, lambda obj: None, restore_cpu)
+
     from transformers import (LlamaConfig, LlamaForCausalLM, Trainer, TrainingArguments,
                               set_seed)
     from transformers.utils import logging as hf_logging
