@@ -15,7 +15,8 @@ the non-padding token count differs from batch x seq_len).
 Options for tests: --spy-markers appends `marker event=eval_begin|eval_end` lines to the BLAS
 spy's log of this process (tests/support/blas_spy.c) around every evaluation, so that a test
 can split the spy's independent count into evaluation and training; --resume DIR resumes from a
-checkpoint.
+checkpoint; --flop-counter counts the training (and its evaluations) at the aten level with
+aten_flops.py (FlopCounterMode, or its port to torch 1.13) and prints `aten_flops_rank<r>=<n>`.
 
 Output (rank 0): `params_total=<n> params_trainable=<n>`, `dataset_tokens=<n>` (non-padding), then
 `trainer_steps=<n> max_steps=<n> train_loss=<x> total_flos=<n> stopped_early=<0|1>`; every rank
@@ -52,6 +53,8 @@ def parse_args(argv):
     p.add_argument("--callback", action="store_true", help="use flopledger.hf.FlopledgerCallback")
     p.add_argument("--spy-markers", action="store_true")
     p.add_argument("--full", action="store_true", help="full fine-tune instead of LoRA")
+    p.add_argument("--flop-counter", action="store_true",
+                   help="count the job at the aten level (aten_flops.py) and print it")
     args = p.parse_args(argv)
     for name in ("examples", "batch_size", "seq_len", "hidden", "layers", "heads", "kv_heads",
                  "vocab", "epochs"):
@@ -209,13 +212,24 @@ def main(argv):
         return orig_step(model_, inputs)
 
     trainer.training_step = training_step
-    result = trainer.train(resume_from_checkpoint=args.resume)
+    if args.flop_counter:
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        from aten_flops import AtenFlops
+        with AtenFlops() as counter:
+            result = trainer.train(resume_from_checkpoint=args.resume)
+        ops = ",".join(f"{k}:{v}" for k, v in sorted(counter.by_op.items()))
+        print(f"aten_flops_rank{rank}={counter.total} aten_small_bmm_rank{rank}="
+              f"{counter.small_bmm} aten_mv_rank{rank}={counter.mv} aten_ops_rank{rank}={ops} "
+              f"aten_impl={counter.implementation}", flush=True)
+    else:
+        result = trainer.train(resume_from_checkpoint=args.resume)
     stopped = trainer.state.global_step < trainer.state.max_steps
     print(f"tokens_rank{rank}={tokens['n']} seqsq_rank{rank}={tokens['sq']}", flush=True)
     if rank == 0:
         print(f"trainer_steps={trainer.state.global_step} max_steps={trainer.state.max_steps} "
               f"train_loss={result.training_loss!r} total_flos={int(trainer.state.total_flos)} "
-              f"stopped_early={int(stopped)}", flush=True)
+              f"stopped_early={int(stopped)} "
+              f"train_runtime={result.metrics.get('train_runtime')!r}", flush=True)
     if world > 1:
         dist.barrier()
         dist.destroy_process_group()
