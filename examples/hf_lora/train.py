@@ -175,7 +175,8 @@ def main(argv):
     targs = TrainingArguments(
         output_dir=out, per_device_train_batch_size=args.batch_size,
         per_device_eval_batch_size=args.batch_size, num_train_epochs=args.epochs,
-        learning_rate=1e-3, logging_steps=1, report_to=[], use_cpu=True, ddp_backend="gloo" if world > 1 else None,
+        learning_rate=1e-3, logging_steps=1, report_to=[], use_cpu=True,
+        ddp_backend="gloo" if world > 1 else None,
         evaluation_strategy="steps" if args.eval_steps else "no",
         eval_steps=args.eval_steps or None,
         save_strategy="steps" if args.save_steps else "no", save_steps=args.save_steps or 500,

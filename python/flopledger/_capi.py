@@ -118,7 +118,6 @@ def load(path):
     """Loads the runtime from `path` (a libflopledger.so) when it is not already in the
     process. Returns True when the C API is bound (from the preloaded runtime or from `path`);
     raises OSError naming the path when it cannot be loaded or is not a flopledger runtime."""
-    global _tried
     _find()
     with _lib.lock:
         if _lib.fn:

@@ -212,10 +212,6 @@ class FlopledgerCallback(TrainerCallback):
 
     def on_train_end(self, args, state, control, **kwargs):
         if self.wrapped is not None:
-            model, inner = self.wrapped
-            model.forward = inner
-            try:
-                del model.forward  # back to the class's method
-            except AttributeError:
-                pass
+            model, _ = self.wrapped
+            model.__dict__.pop("forward", None)  # back to the class's method
             self.wrapped = None
