@@ -210,8 +210,10 @@ class FlopledgerCallback(TrainerCallback):
         if self.active:
             self._set_phase("train")
 
-    def on_train_end(self, args, state, control, **kwargs):
+    # The forward wrapper stays after training: a trainer.evaluate() after train() is still
+    # attributed to eval. remove() takes it off.
+    def remove(self):
+        """Takes the forward wrapper off the model (the class's forward again)."""
         if self.wrapped is not None:
-            model, _ = self.wrapped
-            model.__dict__.pop("forward", None)  # back to the class's method
+            self.wrapped[0].__dict__.pop("forward", None)
             self.wrapped = None
