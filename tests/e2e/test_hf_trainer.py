@@ -3,8 +3,9 @@
 gloo), CPU, under `flopledger run -n 2` (examples/hf_lora/train.py), with the BLAS spy preloaded
 in front of the runtime as the independent count.
 
+0. Plain `mpirun` of the script with the callback, no runtime: exit 0, one note per process.
 1. No code change (the script never imports flopledger):
-   - exit 0, and Trainer's train_loss is bit-identical to a plain `mpirun` run of the script;
+   - exit 0, and Trainer's train_loss is bit-identical to the plain run;
    - counted_flops == the spy's total over both ranks, by precision and by source; all of it in
      phase train (nothing marks eval), so modification_flops == counted_flops.
 2. With `flopledger.hf.FlopledgerCallback` (the package pip-installed from python/):
@@ -40,11 +41,15 @@ def main():
     c.require(H.torch_ok(python), f"torch, transformers and peft importable by {python}")
     site = H.install_package(c, python)
 
-    # 0. Plain mpirun, no runtime: the reference loss.
+    # 0. Plain mpirun, no runtime, with the callback: the reference loss; the callback is a
+    #    no-op that says so once per process.
     plain = E.run(["mpirun", "--oversubscribe", "-np", str(H.RANKS)] +
-                  H.workload(python, paths), env=H.hf_env(), timeout=300, verbose=args.verbose)
-    c.ran_ok(plain, "plain mpirun hf_lora/train.py")
+                  H.workload(python, paths, "--callback"), env=H.hf_env({"PYTHONPATH": site}),
+                  timeout=300, verbose=args.verbose)
+    c.ran_ok(plain, "plain mpirun hf_lora/train.py --callback (no runtime)")
     plain_kv = E.key_values(plain.stdout)
+    notes = [ln for ln in plain.stderr.splitlines() if "runtime is not loaded" in ln]
+    c.equal(len(notes), H.RANKS, "no runtime: the callback notes it once per process")
 
     # 1. No code change.
     spy_dir = c.subdir("spy-plain")
