@@ -48,8 +48,10 @@ def main():
                   timeout=300, verbose=args.verbose)
     c.ran_ok(plain, "plain mpirun hf_lora/train.py --callback (no runtime)")
     plain_kv = E.key_values(plain.stdout)
-    notes = [ln for ln in plain.stderr.splitlines() if "runtime is not loaded" in ln]
-    c.equal(len(notes), H.RANKS, "no runtime: the callback notes it once per process")
+    # (mpirun may join the two processes' lines: count the phrase, not lines)
+    notes = plain.stderr.count("runtime is not loaded")
+    c.check(notes == H.RANKS, f"no runtime: the callback notes it once per process ({notes})",
+            plain.stderr[-4000:])
 
     # 1. No code change.
     spy_dir = c.subdir("spy-plain")
