@@ -10,6 +10,8 @@ read_ledger on a ledger written by the C++ example (`flopledger run -n 2 -- mpi_
     attrs (format 1.2);
   - errors: a missing file (FileNotFoundError), an HDF5 file that is not a ledger and a ledger of
     a newer major format (LedgerError naming the path and the attribute's value).
+flopledger.hf.model_spec (the callback's declaration): a full Llama, LoRA on o/gate/down with
+  exact parameter counts computed here, and GPT-2 LoRA on the fused c_attn (left out, said so).
 The C API bindings:
   - without the runtime: every call is a no-op with the documented answer, and the process says
     so once on stderr, however many calls; bad arguments raise ValueError/TypeError naming the
@@ -94,6 +96,25 @@ for label, call in (("phase", lambda: flopledger.set_phase("warmup")),
     bad[label] = str(e)
 out["bad"] = bad
 print("JSON " + json.dumps(out))
+"""
+
+SPEC_SCRIPT = r"""
+import json, warnings
+warnings.simplefilter("ignore")
+from transformers import LlamaConfig, LlamaForCausalLM, GPT2Config, GPT2LMHeadModel
+from transformers.utils import logging
+logging.set_verbosity_error()
+from peft import LoraConfig, get_peft_model
+from flopledger.hf import model_spec
+c = LlamaConfig(vocab_size=256, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                num_attention_heads=4, num_key_value_heads=2)
+full = LlamaForCausalLM(c)
+lora = get_peft_model(LlamaForCausalLM(c), LoraConfig(r=8, target_modules=["down_proj", "o_proj",
+                                                                          "gate_proj"]))
+gpt2 = get_peft_model(GPT2LMHeadModel(GPT2Config(n_layer=2, n_embd=64, n_head=4, vocab_size=256)),
+                      LoraConfig(r=8, target_modules=["c_attn"], fan_in_fan_out=True))
+print("JSON " + json.dumps({"full": model_spec(full, "full"), "lora": model_spec(lora, "lora"),
+                            "gpt2": model_spec(gpt2, "gpt2")}))
 """
 
 API_SCRIPT = r"""
@@ -207,6 +228,32 @@ def main():
                 f"read_ledger: not a ledger: {errs['not_ledger']}")
         c.check(errs["newer"].startswith("LedgerError") and "2.0" in errs["newer"],
                 f"read_ledger: a newer major format: {errs['newer']}")
+
+    # --- model_spec: the callback's declaration, from config and PEFT adapter ---------------
+    script = write(c, "spec.py", SPEC_SCRIPT)
+    res = E.run([python, script], env=H.hf_env({"PYTHONPATH": site}), timeout=120)
+    c.ran_ok(res, "model_spec script")
+    got = json_line(c, res, "JSON", "model_spec")
+    if got:
+        # Llama: embed 256·64, per layer q 64·64, k and v 64·32, o 64·64, MLP 3·64·128, two
+        # RMSNorm weights 2·64; final norm 64; LM head 64·256.
+        base = 256 * 64 + 2 * (64 * 64 + 2 * 64 * 32 + 64 * 64 + 3 * 64 * 128 + 2 * 64) \
+            + 64 + 64 * 256
+        arch = {"layers": 2, "hidden": 64, "heads": 4, "vocab": 256, "kv_heads": 2,
+                "ffn_hidden": 128, "gated_mlp": True, "tied_embeddings": False}
+        c.equal(got["full"], dict({"name": "full", "params_total": base,
+                                   "params_trainable": base}, **arch),
+                "model_spec: a full fine-tune of a Llama")
+        adapters = 2 * 8 * ((64 + 64) + (64 + 128) + (128 + 64))  # o, gate, down: r·(in + out)
+        c.equal(got["lora"], dict({"name": "lora", "params_total": base + adapters,
+                                   "params_trainable": adapters}, **arch,
+                                  lora_rank=8, lora_targets="o,gate,down"),
+                "model_spec: LoRA r=8 on o, gate, down (targets in the runtime's order)")
+        g = got["gpt2"]
+        c.check("lora_rank" not in g and g.get("layers") == 2 and g.get("tied_embeddings") is True
+                and g.get("gated_mlp") is False and "c_attn" in res.stderr,
+                f"model_spec: GPT-2 with LoRA on the fused c_attn: LoRA left out, said on stderr "
+                f"({g})")
 
     # --- the bindings without the runtime --------------------------------------------------
     script = write(c, "noruntime.py", NO_RUNTIME_SCRIPT)
