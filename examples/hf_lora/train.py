@@ -5,7 +5,9 @@ The Hugging Face workload of flopledger's tests and peers benchmark. The base mo
 from a LlamaConfig with seeded random weights (nothing is downloaded; the hub is never asked),
 the data set is synthetic: `--examples` sequences of token ids of seeded random lengths in
 [seq_len/2, seq_len], right-padded to `--seq-len` with an attention mask (so padding is real and
-the non-padding token count differs from batch x seq_len).
+the non-padding token count differs from batch x seq_len). Python: an interpreter with
+transformers, peft and accelerate, e.g. the one `bash .ci/python-venv.sh` prints (docs/python.md);
+the callback needs `pip install ./python` (or PYTHONPATH=python).
 
     python train.py                      # one process
     mpirun -np 2 python train.py         # DDP on gloo, one process per rank
@@ -19,7 +21,8 @@ checkpoint; --flop-counter counts the training (and its evaluations) at the aten
 aten_flops.py (FlopCounterMode, or its port to torch 1.13) and prints `aten_flops_rank<r>=<n>`.
 
 Output (rank 0): `params_total=<n> params_trainable=<n>`, `dataset_tokens=<n>` (non-padding), then
-`trainer_steps=<n> max_steps=<n> train_loss=<x> total_flos=<n> stopped_early=<0|1>`; every rank
+`trainer_steps=<n> max_steps=<n> train_loss=<x> total_flos=<n> stopped_early=<0|1>
+train_runtime=<s>`; every rank
 prints `tokens_rank<r>=<n> seqsq_rank<r>=<n>`: the non-padding tokens of the training batches it
 ran and the sum of their sequence lengths squared, counted by the script itself.
 """
@@ -60,8 +63,10 @@ def parse_args(argv):
                  "vocab", "epochs"):
         if getattr(args, name) < 1:
             p.error(f"--{name.replace('_', '-')} must be >= 1")
-    # torch 1.13 runs batched products with m*n*k < 400 in its own loop, not BLAS (docs/peers.md)
-    if args.seq_len // 2 * args.seq_len // 2 * (args.hidden // args.heads) < 400:
+    # torch 1.13 runs batched products with m*n*k < 400 in its own loop, not BLAS: keep the
+    # attention products (padded length T: T x hd x T) on BLAS. (The rotary embedding's tiny
+    # product is below it whatever the shapes: docs/peers.md.)
+    if args.seq_len * args.seq_len * (args.hidden // args.heads) < 400:
         p.error("--seq-len and --hidden/--heads too small: attention products would bypass BLAS")
     return args
 
