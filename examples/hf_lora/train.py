@@ -98,6 +98,14 @@ def spy_marker(event):
             os.close(fd)
 
 
+def say(line):
+    """One line on stdout in one write, starting on a line of its own: every rank prints, and
+    mpirun interleaves the ranks' writes (print() writes the text and the newline separately,
+    as Trainer's own log lines do)."""
+    sys.stdout.write("\n" + line + "\n")
+    sys.stdout.flush()
+
+
 def main(argv):
     args = parse_args(argv)
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
@@ -170,11 +178,9 @@ def main(argv):
     train_set = make(args.examples, args.seed)
     eval_set = make(args.eval_examples, args.seed + 1)
     if rank == 0:
-        print(f"params_total={sum(p.numel() for p in model.parameters())} "
-              f"params_trainable={sum(p.numel() for p in model.parameters() if p.requires_grad)}",
-              flush=True)
-        print(f"dataset_tokens={sum(int(r['attention_mask'].sum()) for r in train_set)}",
-              flush=True)
+        say(f"params_total={sum(p.numel() for p in model.parameters())} "
+            f"params_trainable={sum(p.numel() for p in model.parameters() if p.requires_grad)}")
+        say(f"dataset_tokens={sum(int(r['attention_mask'].sum()) for r in train_set)}")
 
     out = args.output_dir or tempfile.mkdtemp(prefix="hf_lora.")
     targs = TrainingArguments(
@@ -224,18 +230,18 @@ def main(argv):
         with AtenFlops() as counter:
             result = trainer.train(resume_from_checkpoint=args.resume)
         ops = ",".join(f"{k}:{v}" for k, v in sorted(counter.by_op.items()))
-        print(f"aten_flops_rank{rank}={counter.total} aten_small_bmm_rank{rank}="
-              f"{counter.small_bmm} aten_mv_rank{rank}={counter.mv} aten_ops_rank{rank}={ops} "
-              f"aten_impl={counter.implementation}", flush=True)
+        say(f"aten_flops_rank{rank}={counter.total} aten_small_bmm_rank{rank}="
+            f"{counter.small_bmm} aten_mv_rank{rank}={counter.mv} aten_ops_rank{rank}={ops} "
+            f"aten_impl={counter.implementation}")
     else:
         result = trainer.train(resume_from_checkpoint=args.resume)
     stopped = trainer.state.global_step < trainer.state.max_steps
-    print(f"tokens_rank{rank}={tokens['n']} seqsq_rank{rank}={tokens['sq']}", flush=True)
+    say(f"tokens_rank{rank}={tokens['n']} seqsq_rank{rank}={tokens['sq']}")
     if rank == 0:
-        print(f"trainer_steps={trainer.state.global_step} max_steps={trainer.state.max_steps} "
-              f"train_loss={result.training_loss!r} total_flos={int(trainer.state.total_flos)} "
-              f"stopped_early={int(stopped)} "
-              f"train_runtime={result.metrics.get('train_runtime')!r}", flush=True)
+        say(f"trainer_steps={trainer.state.global_step} max_steps={trainer.state.max_steps} "
+            f"train_loss={result.training_loss!r} total_flos={int(trainer.state.total_flos)} "
+            f"stopped_early={int(stopped)} "
+            f"train_runtime={result.metrics.get('train_runtime')!r}")
     if world > 1:
         dist.barrier()
         dist.destroy_process_group()

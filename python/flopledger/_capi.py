@@ -111,7 +111,10 @@ def _find():
 
 
 def _say(message):
-    print(f"flopledger: {message}", file=sys.stderr, flush=True)
+    # One write, newline included: print() writes the text and the newline separately, and
+    # with several ranks on one terminal (mpirun) another rank's output can land in between.
+    sys.stderr.write(f"flopledger: {message}\n")
+    sys.stderr.flush()
 
 
 def load(path):

@@ -32,7 +32,8 @@ _LORA_SHORT = {"q_proj": "q", "k_proj": "k", "v_proj": "v", "o_proj": "o",
 
 
 def _say(message):
-    print(f"flopledger.hf: {message}", file=sys.stderr, flush=True)
+    sys.stderr.write(f"flopledger.hf: {message}\n")  # one write (see flopledger._capi._say)
+    sys.stderr.flush()
 
 
 def _unwrap(model):

@@ -147,15 +147,23 @@ for _ in range(100):                 # the state is the last completed reduction
   time.sleep(0.05)
 out["status"] = st
 out["mod"] = flopledger.modification_flops()
-print("JSON%d %s" % (rank, json.dumps(out)), flush=True)
+import sys
+sys.stdout.write("JSON%d %s\n" % (rank, json.dumps(out)))  # one write: mpirun interleaves
+sys.stdout.flush()
 """
 
 
 def json_line(c, res, prefix, label):
+    """The JSON object printed after `prefix ` (anywhere: mpirun may join two ranks' lines)."""
     import json
-    for line in res.stdout.splitlines():
-        if line.startswith(prefix + " "):
-            return json.loads(line[len(prefix) + 1:])
+    import re
+    for m in re.finditer(re.escape(prefix) + " ", res.stdout):
+        if m.start() > 0 and res.stdout[m.start() - 1].isalnum():
+            continue  # "JSON" inside "XJSON"
+        try:
+            return json.JSONDecoder().raw_decode(res.stdout, m.end())[0]
+        except ValueError:
+            continue
     c.check(False, f"{label}: the script printed its results", res.tail())
     return {}
 
