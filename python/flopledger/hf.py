@@ -121,8 +121,8 @@ class FlopledgerCallback(TrainerCallback):
         self.model_name = model_name
         self.budget_stop = budget_stop
         self.active = False
-        self.tokens = 0
-        self.lengths = []
+        self.lengths = []  # this step's sequence lengths, as ints
+        self.pending = []  # and as tensors, read at the step's end
         self.stopped = False
         self.wrapped = None
         self.phase = None
@@ -153,19 +153,25 @@ class FlopledgerCallback(TrainerCallback):
         self.wrapped = (model, inner)
 
     def _count(self, args, kwargs):
+        # Keeps the per-sequence lengths as tensors (on the batch's device): they are read once
+        # per optimizer step, so a GPU job is not synchronised at every micro-batch.
         try:
             mask = kwargs.get("attention_mask")
             ids = kwargs.get("input_ids", args[0] if args else None)
             if mask is not None and mask.dim() == 2:
-                per_sequence = mask.sum(dim=1).tolist()
+                self.pending.append(mask.detach().sum(dim=1))
             elif ids is not None and hasattr(ids, "shape") and len(ids.shape) == 2:
-                per_sequence = [int(ids.shape[1])] * int(ids.shape[0])
-            else:
-                return
-            self.lengths.extend(int(v) for v in per_sequence)
-            self.tokens += int(sum(per_sequence))
+                self.lengths.extend([int(ids.shape[1])] * int(ids.shape[0]))
         except Exception as e:  # noqa: BLE001
             _say(f"cannot count this batch's tokens: {e}")
+
+    def _collect(self):
+        """This step's sequence lengths (and resets them)."""
+        lengths = self.lengths
+        for t in self.pending:
+            lengths.extend(int(v) for v in t.tolist())
+        self.lengths, self.pending = [], []
+        return lengths
 
     # -- Trainer events ----------------------------------------------------------------------
 
@@ -193,12 +199,12 @@ class FlopledgerCallback(TrainerCallback):
         if not self.active:
             return
         try:
-            if self.lengths:
-                api.add_sequences(self.lengths)
-            api.step_end(self.tokens)
+            lengths = self._collect()
+            if lengths:
+                api.add_sequences(lengths)
+            api.step_end(sum(lengths))
         except Exception as e:  # noqa: BLE001
             _say(f"step_end failed: {e}")
-        self.tokens, self.lengths = 0, []
         if self.budget_stop and not self.stopped and api.should_stop():
             self.stopped = True
             control.should_save = True
