@@ -48,6 +48,7 @@ def parse_args(argv):
     p.add_argument("--lora-rank", type=int, default=4)
     p.add_argument("--lora-targets", default="q_proj,v_proj")
     p.add_argument("--epochs", type=int, default=1)
+    p.add_argument("--grad-accum", type=int, default=1, help="gradient accumulation steps")
     p.add_argument("--eval-steps", type=int, default=3, help="evaluate every K steps (0: never)")
     p.add_argument("--save-steps", type=int, default=0, help="checkpoint every K steps (0: never)")
     p.add_argument("--output-dir", default=None)
@@ -60,7 +61,7 @@ def parse_args(argv):
                    help="count the job at the aten level (aten_flops.py) and print it")
     args = p.parse_args(argv)
     for name in ("examples", "batch_size", "seq_len", "hidden", "layers", "heads", "kv_heads",
-                 "vocab", "epochs"):
+                 "vocab", "epochs", "grad_accum"):
         if getattr(args, name) < 1:
             p.error(f"--{name.replace('_', '-')} must be >= 1")
     # torch 1.13 runs batched products with m*n*k < 400 in its own loop, not BLAS: keep the
@@ -186,6 +187,7 @@ def main(argv):
     targs = TrainingArguments(
         output_dir=out, per_device_train_batch_size=args.batch_size,
         per_device_eval_batch_size=args.batch_size, num_train_epochs=args.epochs,
+        gradient_accumulation_steps=args.grad_accum,
         learning_rate=1e-3, logging_steps=1, report_to=[], use_cpu=True,
         ddp_backend="gloo" if world > 1 else None,
         evaluation_strategy="steps" if args.eval_steps else "no",

@@ -19,6 +19,8 @@ in front of the runtime as the independent count.
      figure == 4·M·tokens + 2·Mt·tokens + 3·A computed here from the architecture, the LoRA rank
      and targets, and the sequence lengths (Σs²) the script printed;
    - step rows: steps 1..N, each rank's tokens per row sum to what it printed.
+3. With the callback and gradient accumulation (2 micro-batches per step), no evaluation: the
+   train FLOPs of run 2, the same tokens, half the steps.
 """
 
 import os
@@ -143,6 +145,19 @@ def main():
     c.equal(sum(E.row_total(r) for r in rows), t["total"], "callback: the rows' FLOPs == spy total")
     declared = [e for e in trace["events"] if e.get("kind") == "model_declared"]
     c.equal(len(declared), 1, "callback: one model_declared event")
+
+    # 3. Gradient accumulation (2 micro-batches per optimizer step), no evaluation: the same
+    #    micro-batches as run 2, so the same train FLOPs; half the steps, the same tokens.
+    ledger = c.path("accum", "ledger.h5")
+    res = E.flopledger_run(paths, H.RANKS, ledger,
+                           H.workload(python, paths, "--callback", "--grad-accum", "2",
+                                      "--eval-steps", "0"),
+                           every_steps=1, every_seconds=3600,
+                           env=H.hf_env({"PYTHONPATH": site}), timeout=300, verbose=args.verbose)
+    c.ran_ok(res, "accumulation: flopledger run hf_lora/train.py --callback --grad-accum 2")
+    rep = E.report_json(c, paths, ledger)
+    E.check_report_totals(c, rep, "accumulation", spy_train, phase={"train": spy_train},
+                          tokens=tokens, steps=H.STEPS // 2, ranks=H.RANKS)
     c.finish()
 
 
