@@ -13,6 +13,7 @@ packages=(
   libssl-dev
   libopenblas-dev
   python3-torch python3-numpy python3-h5py
+  python3-venv # the virtual environment of the Hugging Face tests (.ci/python-venv.sh)
   chromium # headless rendering of the HTML report (tests/e2e/test_report_html.py)
   # SLURM: the SPANK plugin's header, and the one-node cluster tests/e2e/test_slurm.py starts
   # (private daemons and config; the packages' own services are not used).

@@ -371,7 +371,9 @@ const std::vector<Setting> &settings() {
       {"HARDWARE_UTILIZATION",
        "utilisation of the peak for the hardware estimate, (0, 1]; 0: unknown", apply_utilization,
        [](const Config &c) { return format_seconds(c.hardware_utilization); }},
-      {"CUPTI", "0 to turn off CUPTI kernel-time coverage and the hardware upper bound (GPU)",
+      {"CUPTI",
+       "0 to turn off CUPTI: kernel-time coverage, the hardware upper bound, CUDA Graph tracking "
+       "(GPU)",
        apply_cupti, [](const Config &c) { return flag_text(c.cupti); }},
       {"NVML", "0 to turn off the NVML energy sampler (GPU)", apply_nvml,
        [](const Config &c) { return flag_text(c.nvml); }},
