@@ -7,7 +7,7 @@ read_ledger on a ledger written by the C++ example (`flopledger run -n 2 -- mpi_
     are exact Python ints equal to mpi_gemm's expected figures computed here (fp32, fp64,
     blas_gemm, cblas_gemm, blas_gemv, tokens, total), one row per step;
   - segments (one, clean, 2 ranks), events (segment_start/_end), environment (runtime version),
-    attrs (format 1.2);
+    attrs (format 1.3);
   - errors: a missing file (FileNotFoundError), an HDF5 file that is not a ledger and a ledger of
     a newer major format (LedgerError naming the path and the attribute's value).
 flopledger.hf.model_spec (the callback's declaration): a full Llama, LoRA on o/gate/down with
@@ -226,7 +226,7 @@ def main():
                 f"read_ledger: events segment_start and segment_end ({got['events']})")
         c.check(len(got["env_version"]) == 1 and got["env_version"][0],
                 f"read_ledger: environment has flopledger_version ({got['env_version']})")
-        c.equal(got["format"], [1, 2], "read_ledger: format 1.2")
+        c.equal(got["format"], [1, 3], "read_ledger: format 1.3")
         c.equal(got["unpack"][0], STEPS, "read_ledger: steps, segments, events, env = ledger")
         errs = got["errors"]
         c.check(errs["missing"].startswith("FileNotFoundError") and "missing.h5" in
