@@ -42,10 +42,13 @@ std::uintptr_t stream_of_handle(cublasHandle_t handle);
 /// counted) and their precision class.
 struct Planned {
   Planned(const std::optional<u128> &flops_or_invalid, flopledger_precision precision_class)
-      : valid(flops_or_invalid.has_value()), flops(flops_or_invalid.value_or(0)),
-        precision(precision_class) {}
+      : valid(flops_or_invalid.has_value()), precision(precision_class) {
+    // Not value_or(0): GCC 12 with the sanitizers warns (maybe-uninitialized) on a disengaged
+    // temporary passed here.
+    if (flops_or_invalid) flops = *flops_or_invalid;
+  }
   bool valid;
-  u128 flops;
+  u128 flops = 0;
   flopledger_precision precision;
 };
 
