@@ -141,7 +141,7 @@ def _position_index(module):
 def _position_ids(index, args, kwargs, output):
     """The position_ids of one call of a rotary module's forward: the argument (positional, or
     keyword where the hook sees keywords); else, torch 1.x's forward hooks not seeing keyword
-    arguments, a (b, n) stand-in from the output (cos, sin), which are (b, n, head_dim)."""
+    arguments (transformers 4.40 passes it positionally), a (b, n) stand-in from the output (cos, sin), which are (b, n, head_dim)."""
     if kwargs and "position_ids" in kwargs:
         return kwargs["position_ids"]
     if index < len(args):
@@ -237,13 +237,11 @@ class FlopledgerCallback(TrainerCallback):
                  f"(the rule is known for torch 1.x only; docs/peers.md)")
             return
 
-        def hook(module, args, *rest):
-            # rest: (output,) or, registered with_kwargs, (kwargs, output)
+        def hook(module, args, output):  # torch 1.x: the positional arguments only
             if callback.unhooked_failed:
                 return None
             try:
-                kwargs = rest[0] if len(rest) == 2 else None
-                pos = _position_ids(index[module], args, kwargs, rest[-1])
+                pos = _position_ids(index[module], args, None, output)
                 if pos is None:
                     raise ValueError("no position_ids argument")
                 flops = _rotary_unhooked_flops(major, module._buffers["inv_freq"], pos)
@@ -263,11 +261,7 @@ class FlopledgerCallback(TrainerCallback):
 
         index = {m: _position_index(m) for m in modules}
         for m in modules:
-            try:
-                h = m.register_forward_hook(hook, with_kwargs=True)
-            except TypeError:  # torch < 2.0: no with_kwargs (positional arguments only)
-                h = m.register_forward_hook(hook)
-            self.rotary_hooks.append(h)
+            self.rotary_hooks.append(m.register_forward_hook(hook))
 
     def _count(self, args, kwargs):
         # Keeps the per-sequence lengths as tensors (on the batch's device): they are read once
