@@ -16,7 +16,13 @@ Run the job under `flopledger run -n N -- python train.py`. The callback
   - after each step asks the budget guard (`flopledger_should_stop`, collective: every rank asks
     at every step); when it says stop, it requests a checkpoint save and then the end of
     training (`control.should_save`, `control.should_training_stop`);
-  - resuming from a checkpoint sets the ledger's step number to the checkpoint's global step.
+  - resuming from a checkpoint sets the ledger's step number to the checkpoint's global step;
+  - (account_unhooked=True, the default) adds, with `flopledger_add_flops` (source `api`), the
+    FLOPs of the one matrix product of a transformers model that torch computes without BLAS,
+    so that no hook can see it: the rotary embedding's `inv_freq_expanded @ position_ids_expanded`
+    on CPU with torch 1.x, where ATen's bmm runs products with m·n·k < 400 in its own loop
+    (see `_rotary_unhooked_flops`). Counted exactly as FlopCounterMode's bmm rule, 2·b·m·n·k,
+    in the current phase (so evaluation's stay `eval`).
 Without the runtime it does nothing (one note on stderr). A metering error never stops the
 training: it is reported on stderr and the callback carries on without that feature.
 """
@@ -110,14 +116,76 @@ def model_spec(model, name=None):
     return spec
 
 
+def _is_rotary(module):
+    """A rotary-embedding module whose forward computes `inv_freq_expanded @
+    position_ids_expanded` (transformers >= 4.38: LlamaRotaryEmbedding and its copies, one per
+    attention layer in 4.38-4.44, one `model.rotary_emb` later): an `inv_freq` buffer and a
+    forward taking `position_ids`. Older ones (forward(x, seq_len), a cos/sin cache) compute no
+    product per forward and are not matched."""
+    import inspect
+    inv = getattr(module, "_buffers", {}).get("inv_freq")
+    if inv is None or inv.dim() != 1:
+        return False
+    try:
+        return "position_ids" in inspect.signature(module.forward).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def _position_index(module):
+    """The positional index of forward's `position_ids` parameter."""
+    import inspect
+    return list(inspect.signature(module.forward).parameters).index("position_ids")
+
+
+def _position_ids(index, args, kwargs, output):
+    """The position_ids of one call of a rotary module's forward: the argument (positional, or
+    keyword where the hook sees keywords); else, torch 1.x's forward hooks not seeing keyword
+    arguments (transformers 4.40 passes it positionally), a (b, n) stand-in from the output (cos, sin), which are (b, n, head_dim)."""
+    if kwargs and "position_ids" in kwargs:
+        return kwargs["position_ids"]
+    if index < len(args):
+        return args[index]
+    if isinstance(output, (tuple, list)) and output and hasattr(output[0], "dim") \
+            and output[0].dim() == 3:
+        return output[0][:, :, 0]
+    return None
+
+
+def _rotary_unhooked_flops(torch_major, inv_freq, position_ids):
+    """FLOPs of the rotary product that no BLAS hook sees, else 0.
+
+    The product is (b × m × 1) @ (b × 1 × n) in float32: b = position_ids.shape[0], m = the
+    inv_freq length (head_dim/2), n = position_ids.shape[1], contraction k = 1; FlopCounterMode's
+    bmm rule counts 2·b·m·n·k. It reaches BLAS unless ATen's bmm_out_or_baddbmm_ (CPU, torch
+    1.x; 1.13 read and measured) takes its own loop: when contraction_size · res_rows · res_cols
+    = k·m·n < 400 (per batch element; an empty result computes nothing). On CUDA it is a cuBLAS
+    call, which the hooks count. torch >= 2 is not accounted: its CPU bmm puts oneDNN heuristics
+    before that rule, and the hooks' coverage of its BLAS is not established (docs/peers.md)."""
+    if torch_major != 1 or inv_freq.device.type != "cpu" or position_ids.dim() != 2:
+        return 0
+    b, n = int(position_ids.shape[0]), int(position_ids.shape[1])
+    m, k = int(inv_freq.shape[0]), 1
+    if b * m * n == 0 or m * n * k >= 400:
+        return 0
+    return 2 * b * m * n * k
+
+
 class FlopledgerCallback(TrainerCallback):
     """Meters a Trainer job with flopledger (see the module's documentation).
 
     declare_model: declare the model (default True); model_name: the name recorded with it;
-    budget_stop: act on the budget guard (default True)."""
+    budget_stop: act on the budget guard (default True); account_unhooked: add the FLOPs of the
+    matrix products torch computes outside BLAS (the rotary embedding's, on CPU with torch 1.x)
+    with add_flops, source `api` (default True)."""
 
-    def __init__(self, declare_model=True, model_name=None, budget_stop=True):
+    def __init__(self, declare_model=True, model_name=None, budget_stop=True,
+                 account_unhooked=True):
         self.declare = declare_model
+        self.account_unhooked = account_unhooked
+        self.rotary_hooks = []  # handles of the rotary modules' forward hooks
+        self.unhooked_flops = 0  # FLOPs this process added with add_flops (all phases)
+        self.unhooked_failed = False
         self.model_name = model_name
         self.budget_stop = budget_stop
         self.active = False
@@ -152,6 +220,49 @@ class FlopledgerCallback(TrainerCallback):
         model.forward = forward
         self.wrapped = (model, inner)
 
+    # -- the products torch computes outside BLAS -----------------------------------------------
+
+    def _hook_rotary(self, model):
+        import torch
+        try:
+            major = int(torch.__version__.split(".")[0])
+        except ValueError:
+            major = 0
+        callback = self
+        modules = [m for m in model.modules() if _is_rotary(m)]
+        if not modules:
+            return
+        if major != 1:
+            _say(f"torch {torch.__version__}: the rotary embedding's product is not accounted "
+                 f"(the rule is known for torch 1.x only; docs/peers.md)")
+            return
+
+        def hook(module, args, output):  # torch 1.x: the positional arguments only
+            if callback.unhooked_failed:
+                return None
+            try:
+                pos = _position_ids(index[module], args, None, output)
+                if pos is None:
+                    raise ValueError("no position_ids argument")
+                flops = _rotary_unhooked_flops(major, module._buffers["inv_freq"], pos)
+                if flops:
+                    if not callback.unhooked_flops:
+                        _say(f"adding the rotary embedding's matrix product, which torch "
+                             f"{torch.__version__} computes without BLAS (m·n·k < 400), with "
+                             f"add_flops: source `api` of the ledger ({flops} FLOP per call, "
+                             f"{len(modules)} rotary module(s))")
+                    api.add_flops(flops, "fp32")
+                    callback.unhooked_flops += flops
+            except Exception as e:  # noqa: BLE001 -- never break training
+                callback.unhooked_failed = True
+                _say(f"the rotary embedding's FLOPs cannot be accounted ({e!r}); "
+                     f"the ledger misses them from here on")
+            return None
+
+        index = {m: _position_index(m) for m in modules}
+        for m in modules:
+            self.rotary_hooks.append(m.register_forward_hook(hook))
+
     def _count(self, args, kwargs):
         # Keeps the per-sequence lengths as tensors (on the batch's device): they are read once
         # per optimizer step, so a GPU job is not synchronised at every micro-batch.
@@ -181,6 +292,11 @@ class FlopledgerCallback(TrainerCallback):
             return
         if model is not None and self.wrapped is None:
             self._wrap_forward(_unwrap(model))
+            if self.account_unhooked:
+                try:
+                    self._hook_rotary(_unwrap(model))
+                except Exception as e:  # noqa: BLE001
+                    _say(f"cannot hook the rotary embedding ({e!r}); its FLOPs are not added")
         if self.declare and model is not None:
             try:
                 api.declare_model(model_spec(model, self.model_name))
@@ -220,7 +336,11 @@ class FlopledgerCallback(TrainerCallback):
     # The forward wrapper stays after training: a trainer.evaluate() after train() is still
     # attributed to eval. remove() takes it off.
     def remove(self):
-        """Takes the forward wrapper off the model (the class's forward again)."""
+        """Takes the forward wrapper off the model (the class's forward again), and the rotary
+        embedding's hooks."""
+        for h in self.rotary_hooks:
+            h.remove()
+        self.rotary_hooks = []
         if self.wrapped is not None:
             self.wrapped[0].__dict__.pop("forward", None)
             self.wrapped = None

@@ -13,9 +13,22 @@ import e2e_common as E
 
 # examples/hf_lora/train.py's defaults, which the tests use.
 EXAMPLES, BATCH, SEQ, HIDDEN, LAYERS, HEADS, KV_HEADS, FFN, VOCAB = 48, 4, 32, 64, 2, 4, 2, 128, 256
+EVAL_EXAMPLES, EVAL_EVERY = 8, 3
 LORA_RANK, LORA_TARGETS = 4, ("q", "v")
 RANKS = 2
 STEPS = EXAMPLES // (BATCH * RANKS)  # one epoch
+EVALS = STEPS // EVAL_EVERY
+EVAL_FORWARDS = -(-EVAL_EXAMPLES // (BATCH * RANKS))  # per rank and evaluation
+
+
+def rotary_flops_per_forward():
+    """FLOPs of the rotary embedding's product in one forward of the tiny Llama (transformers
+    4.40: each layer's LlamaRotaryEmbedding computes inv_freq_expanded @ position_ids_expanded,
+    (b × head_dim/2 × 1) @ (b × 1 × T); train.py passes no position_ids, so LlamaModel makes them
+    (1, T): b = 1), by FlopCounterMode's bmm rule 2·b·m·n·k. 0 when torch 1.13 would run it on
+    BLAS (m·n·k >= 400), where the hooks count it. Computed here from the configuration."""
+    m, n, k, b = HIDDEN // HEADS // 2, SEQ, 1, 1
+    return 0 if m * n * k >= 400 else LAYERS * 2 * b * m * n * k
 
 
 def venv_python(c):

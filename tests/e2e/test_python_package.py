@@ -12,6 +12,13 @@ read_ledger on a ledger written by the C++ example (`flopledger run -n 2 -- mpi_
     a newer major format (LedgerError naming the path and the attribute's value).
 flopledger.hf.model_spec (the callback's declaration): a full Llama, LoRA on o/gate/down with
   exact parameter counts computed here, and GPT-2 LoRA on the fused c_attn (left out, said so).
+The callback's accounting of the rotary embedding's product (torch 1.x computes it without BLAS):
+  - the rule: 2·b·m·n for (b × m × 1)·(b × 1 × n) on the CPU when m·n < 400, else 0 (m·n = 400,
+    m·n = 399, an empty product, torch 2);
+  - on a tiny Llama: one hook per layer's rotary module, the FLOPs of forwards with the default
+    (1, T) and explicit (b, T) position_ids, as a keyword (the hook's fallback on the output),
+    and T = 64 (on BLAS: nothing added); account_unhooked=False hooks nothing; a failing
+    add_flops is said once on stderr, the accounting stops and the forwards go on.
 The C API bindings:
   - without the runtime: every call is a no-op with the documented answer, and the process says
     so once on stderr, however many calls; bad arguments raise ValueError/TypeError naming the
@@ -115,6 +122,61 @@ gpt2 = get_peft_model(GPT2LMHeadModel(GPT2Config(n_layer=2, n_embd=64, n_head=4,
                       LoraConfig(r=8, target_modules=["c_attn"], fan_in_fan_out=True))
 print("JSON " + json.dumps({"full": model_spec(full, "full"), "lora": model_spec(lora, "lora"),
                             "gpt2": model_spec(gpt2, "gpt2")}))
+"""
+
+ROTARY_SCRIPT = r"""
+import json, sys, types, warnings
+warnings.simplefilter("ignore")
+import torch
+from transformers import LlamaConfig, LlamaForCausalLM
+from transformers.utils import logging
+logging.set_verbosity_error()
+from flopledger import api
+from flopledger.hf import FlopledgerCallback, _rotary_unhooked_flops as rule
+out = {}
+inv = torch.zeros(8)
+pos = lambda b, n: torch.zeros(b, n, dtype=torch.long)
+out["rule"] = [rule(1, inv, pos(1, 32)), rule(1, inv, pos(3, 49)), rule(1, inv, pos(1, 50)),
+               rule(1, inv, pos(0, 32)), rule(2, inv, pos(1, 32))]
+c = LlamaConfig(vocab_size=256, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=64)
+c._attn_implementation = "eager"
+torch.manual_seed(0)
+model = LlamaForCausalLM(c)
+cb = FlopledgerCallback()
+cb._hook_rotary(model)
+out["hooks"] = len(cb.rotary_hooks)
+ids = torch.randint(1, 256, (4, 32))
+counts = []
+with torch.no_grad():
+    model(ids); counts.append(cb.unhooked_flops)
+    model(ids, position_ids=torch.arange(32).expand(4, 32)); counts.append(cb.unhooked_flops)
+    model(torch.randint(1, 256, (4, 64))); counts.append(cb.unhooked_flops)
+out["counts"] = counts
+cb.remove()
+model(ids)
+out["after_remove"] = cb.unhooked_flops
+api.is_active = lambda: True  # the Trainer event path, without a runtime (calls are no-ops)
+state = types.SimpleNamespace(global_step=0, max_steps=0)
+on = FlopledgerCallback(declare_model=False)
+on.on_train_begin(None, state, None, model=model)
+out["on_hooks"] = len(on.rotary_hooks)
+on.remove()
+off = FlopledgerCallback(declare_model=False, account_unhooked=False)
+off.on_train_begin(None, state, None, model=model)
+out["off_hooks"] = len(off.rotary_hooks)
+off.remove()
+def boom(*a, **k):
+    raise RuntimeError("add_flops exploded")
+api.add_flops = boom
+bad = FlopledgerCallback()
+bad._hook_rotary(model)
+with torch.no_grad():
+    a = model(ids).logits
+    b = model(ids).logits
+out["bad_forwards"] = bool(torch.equal(a, b))
+out["bad_failed"] = bad.unhooked_failed
+sys.stdout.write("JSON " + json.dumps(out) + "\n")
 """
 
 API_SCRIPT = r"""
@@ -262,6 +324,27 @@ def main():
                 and g.get("gated_mlp") is False and "c_attn" in res.stderr,
                 f"model_spec: GPT-2 with LoRA on the fused c_attn: LoRA left out, said on stderr "
                 f"({g})")
+
+    # --- the callback's accounting of the rotary product (no runtime needed) ----------------
+    script = write(c, "rotary.py", ROTARY_SCRIPT)
+    res = E.run([python, script], env=H.hf_env({"PYTHONPATH": site}), timeout=120)
+    c.ran_ok(res, "rotary script")
+    got = json_line(c, res, "JSON", "rotary")
+    if got:
+        # m = head_dim/2 = 8; (1, 32): 2·1·8·32; (3, 49): 8·49 = 392 < 400; (1, 50): 400, BLAS.
+        c.equal(got["rule"], [512, 2 * 3 * 8 * 49, 0, 0, 0],
+                "rotary rule: 2·b·m·n below m·n = 400 on torch 1.x, else 0")
+        c.equal(got["hooks"], 2, "rotary: one hook per layer's LlamaRotaryEmbedding")
+        per = 2 * 2 * 8 * 32  # 2 layers · 2·m·n, b = 1 (position_ids made by LlamaModel)
+        c.equal(got["counts"], [per, per + 4 * per, per + 4 * per],
+                "rotary: default (1, T) position_ids, explicit (4, T) as a keyword, T = 64 on BLAS")
+        c.equal(got["after_remove"], per + 4 * per, "rotary: remove() takes the hooks off")
+        c.equal((got["on_hooks"], got["off_hooks"]), (2, 0),
+                "rotary: on_train_begin hooks the rotary modules; account_unhooked=False none")
+        c.equal((got["bad_forwards"], got["bad_failed"]), (True, True),
+                "rotary: a failing add_flops stops the accounting, the forwards go on")
+        c.equal(res.stderr.count("cannot be accounted"), 1,
+                "rotary: the failure is said once on stderr")
 
     # --- the bindings without the runtime --------------------------------------------------
     script = write(c, "noruntime.py", NO_RUNTIME_SCRIPT)
