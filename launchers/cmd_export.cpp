@@ -22,15 +22,13 @@ int export_command(const Args &args) {
   po::variables_map values;
   if (const int status = parse_subcommand(args, options, "file", usage, values); status >= 0)
     return status;
-  if (!values.count("file") || values["file"].as<std::vector<std::string>>().size() != 1) {
-    print_error(std::string("expected exactly one ledger file\n") + usage);
-    return kExitUsage;
-  }
+  const std::optional<std::string> file = one_ledger_file(values, usage);
+  if (!file) return kExitUsage;
   if (values.count("json") + values.count("csv") != 1) {
     print_error(std::string("expected exactly one of --json and --csv\n") + usage);
     return kExitUsage;
   }
-  const std::string path = values["file"].as<std::vector<std::string>>().front();
+  const std::string path = *file;
   io::TraceContents trace;
   std::string error;
   if (!io::read_trace(path, false, trace, error)) {

@@ -53,10 +53,8 @@ int summarise(const Args &args, bool live) {
   po::variables_map values;
   if (const int status = parse_subcommand(args, options, "file", usage, values); status >= 0)
     return status;
-  if (!values.count("file") || values["file"].as<std::vector<std::string>>().size() != 1) {
-    print_error(std::string("expected exactly one ledger file\n") + usage);
-    return kExitUsage;
-  }
+  const std::optional<std::string> file = one_ledger_file(values, usage);
+  if (!file) return kExitUsage;
   const int formats =
       static_cast<int>(values.count("json") + values.count("html") + values.count("markdown"));
   if (formats > 1) {
@@ -71,7 +69,7 @@ int summarise(const Args &args, bool live) {
     print_error("--html needs an output file name (see --help)");
     return kExitUsage;
   }
-  const std::string path = values["file"].as<std::vector<std::string>>().front();
+  const std::string path = *file;
   io::TraceContents trace;
   std::string error;
   if (!io::read_trace(path, live, trace, error)) {

@@ -25,11 +25,9 @@ int verify_command(const Args &args) {
   po::variables_map values;
   if (const int status = parse_subcommand(args, options, "file", usage, values); status >= 0)
     return status;
-  if (!values.count("file") || values["file"].as<std::vector<std::string>>().size() != 1) {
-    print_error(std::string("expected exactly one ledger file\n") + usage);
-    return kExitUsage;
-  }
-  const std::string path = values["file"].as<std::vector<std::string>>().front();
+  const std::optional<std::string> file = one_ledger_file(values, usage);
+  if (!file) return kExitUsage;
+  const std::string path = *file;
   io::IntegrityKey key;
   std::string error;
   if (values.count("hmac-key-file") &&

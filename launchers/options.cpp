@@ -88,6 +88,15 @@ split_command(const std::vector<std::string> &args) {
   return {args, {}};
 }
 
+std::optional<std::string> one_ledger_file(const po::variables_map &values,
+                                           const std::string &usage) {
+  if (!values.count("file") || values["file"].as<std::vector<std::string>>().size() != 1) {
+    print_error(std::string("expected exactly one ledger file\n") + usage);
+    return std::nullopt;
+  }
+  return values["file"].as<std::vector<std::string>>().front();
+}
+
 int parse_subcommand(const std::vector<std::string> &args, const po::options_description &options,
                      const char *positional_name, const std::string &usage,
                      po::variables_map &values) {

@@ -42,6 +42,11 @@ int parse_subcommand(const std::vector<std::string> &args,
                      const char *positional_name, const std::string &usage,
                      boost::program_options::variables_map &values);
 
+/// The one ledger file among a reading subcommand's positional arguments (`parse_subcommand`
+/// with "file"), or nullopt after printing "expected exactly one ledger file" and `usage`.
+std::optional<std::string> one_ledger_file(const boost::program_options::variables_map &values,
+                                           const std::string &usage);
+
 /// Prints "flopledger: <message>" to stderr.
 void print_error(const std::string &message);
 
