@@ -6,7 +6,7 @@ file(GLOB_RECURSE sources
   ${SOURCE_DIR}/launchers/*.cpp ${SOURCE_DIR}/launchers/*.hpp ${SOURCE_DIR}/launchers/*.c
   ${SOURCE_DIR}/include/*.h ${SOURCE_DIR}/examples/*.cpp
   ${SOURCE_DIR}/tests/unit/*.cpp ${SOURCE_DIR}/tests/io/*.cpp ${SOURCE_DIR}/tests/support/*.c ${SOURCE_DIR}/tests/support/*.cpp
-  ${SOURCE_DIR}/tests/fuzz/*.cpp)
+  ${SOURCE_DIR}/tests/fuzz/*.cpp ${SOURCE_DIR}/tests/gpu/*.cpp ${SOURCE_DIR}/tests/gpu_unit/*.cpp)
 execute_process(COMMAND ${CLANG_FORMAT} --dry-run --Werror ${sources}
   RESULT_VARIABLE rc ERROR_VARIABLE err)
 if(NOT rc EQUAL 0)
