@@ -13,7 +13,9 @@ tests/multinode/netns_hosts.sh), 2 ranks each, examples/mpi_gemm under `flopledg
      namespaces) within a bounded time; the ledger keeps its rows, exact, verify passes;
   4. rank 0's host lost: every process of host 1 (mpirun, ranks 0 and 1) SIGKILLed: the rows
      flushed so far survive (the ledger is on storage that outlives the host); the epilog stamp
-     marks the segment; the next job appends a clean segment to the same ledger.
+     marks the segment; the next job appends a clean segment to the same ledger;
+  5. the default PyTorch workload (train.py over gloo), one rank per host, the rendezvous at
+     host 1's test address: totals exact against the BLAS spy, hosts and placement recorded.
 
 Exit 77 (skip) when network namespaces cannot be created (not root, no CAP_NET_ADMIN).
 The namespaces are torn down at the end, after a failure, and on SIGTERM/SIGINT (ctest timeout).
@@ -63,17 +65,20 @@ def kill_host(i):
     return len(pids)
 
 
-def run_command(state, paths, ledger, steps, extra=()):
+def run_command(state, paths, ledger, steps, extra=(), program=None, ranks=RANKS,
+                mpirun_extra=(), cli_extra=()):
     """`flopledger run` started on host 1 (mpirun there, its daemons on hosts 2.. through the rsh
-    agent), mpi_gemm with a 100 ms pause per step when `steps` is LONG_STEPS."""
-    mpirun_args = ["--hostfile", os.path.join(state, "hostfile"),
+    agent), mpi_gemm with a 100 ms pause per step when `steps` is LONG_STEPS (or `program`)."""
+    mpirun_args = list(mpirun_extra) + ["--hostfile", os.path.join(state, "hostfile"),
                    "--mca", "plm_rsh_agent", os.path.join(state, "rsh_agent"),
                    "--mca", "btl", "tcp,self",
                    "--mca", "btl_tcp_if_include", f"{FL_SUBNET}.0/24",
                    "--mca", "oob_tcp_if_include", f"{FL_SUBNET}.0/24"]
-    cmd = [HARNESS, "exec", FL_NAME, "1", paths.cli, "run", "-n", str(RANKS), "--ledger", ledger,
+    cmd = [HARNESS, "exec", FL_NAME, "1", paths.cli, "run", "-n", str(ranks), "--ledger", ledger,
            "--every-steps", "1", "--every-seconds", "3600", "--exit-timeout", "5", "--quiet"]
-    cmd += [f"--mpirun-arg={a}" for a in mpirun_args]
+    cmd += list(cli_extra) + [f"--mpirun-arg={a}" for a in mpirun_args]
+    if program is not None:
+        return cmd + ["--"] + list(program)
     cmd += ["--", paths.mpi_gemm, "--steps", str(steps)] + list(extra)
     return cmd
 
@@ -297,6 +302,51 @@ def rank0_host_lost(c, paths, state, args):
     verify_ok(c, paths, ledger, f"{label}, next job")
 
 
+def torch_job(c, paths, state, args):
+    """The default PyTorch workload (train.py, data parallel over gloo), one rank per host, the
+    rendezvous at host 1's test address; the BLAS spy in front of the runtime is the reference."""
+    label = "PyTorch on 3 hosts"
+    if E.skip_python(c, label):
+        return
+    if not c.check(E.torch_available(), f"{label}: PyTorch importable by {E.PYTHON}"):
+        return
+    spy = c.require(paths.spy, "libblas_spy.so")
+    spy_dir = c.subdir("torch-spy")
+    ledger = c.path("torch", "ledger.h5")
+    steps, batch, seq = 3, 4, 32
+    workload = [E.PYTHON, paths.train, "--steps", str(steps), "--batch-size", str(batch),
+                "--seq-len", str(seq), "--d-model", "64", "--layers", "1", "--heads", "2",
+                "--eval-every", "0"]
+    # gloo binds to eth0, the test link of each host; the rendezvous is host 1's address.
+    env_args = []
+    for name, value in (("MASTER_ADDR", f"{FL_SUBNET}.1"), ("MASTER_PORT", "29577"),
+                        ("GLOO_SOCKET_IFNAME", "eth0"), ("BLAS_SPY_DIR", spy_dir),
+                        ("OMP_NUM_THREADS", "1"), ("OPENBLAS_NUM_THREADS", "1")):
+        env_args += ["-x", f"{name}={value}"]
+    cmd = run_command(state, paths, ledger, 0, program=workload, ranks=HOSTS,
+                      mpirun_extra=["--map-by", "node"] + env_args,
+                      cli_extra=["--extra-preload", spy])
+    res = E.run(cmd, timeout=240, verbose=args.verbose)
+    c.ran_ok(res, f"{label}: flopledger run train.py")
+    logs = E.parse_spy_logs(spy_dir)
+    c.equal(len(logs), HOSTS, f"{label}: one spy log per rank")
+    t = E.spy_totals(logs)
+    c.check(t["total"] > 0, f"{label}: the spy attributed FLOPs ({t['total']})")
+    rep, segs = segment_of(c, paths, ledger, label)
+    if rep:
+        E.check_report_totals(c, rep, label, t["total"], prec=t["prec"], source=t["kind"],
+                              tokens=HOSTS * steps * batch * seq, steps=steps, ranks=HOSTS)
+        E.check_segments(c, rep, label, HOSTS)
+        c.equal(segs[0].get("hosts") if segs else None,
+                ",".join(host_name(i) for i in range(1, HOSTS + 1)),
+                f"{label}: the segment lists every host")
+    env = environment(ledger, 0)
+    c.equal(env.get("rank_placement"),
+            " ".join(f"{host_name(i)}:{i - 1}" for i in range(1, HOSTS + 1)),
+            f"{label}: one rank per host (rank_placement)")
+    verify_ok(c, paths, ledger, label)
+
+
 def main():
     args = E.parse_args(__doc__.splitlines()[0])
     paths = E.Paths(args)
@@ -321,7 +371,7 @@ def main():
         c.require(paths.cli, "the flopledger command")
         c.require(paths.mpi_gemm, "mpi_gemm")
         t0 = time.time()
-        for case in (clean_job, node_loss, partition, rank0_host_lost):
+        for case in (clean_job, node_loss, partition, rank0_host_lost, torch_job):
             t = time.time()
             case(c, paths, state, args)
             print(f"  ({case.__name__}: {time.time() - t:.1f}s)", flush=True)
