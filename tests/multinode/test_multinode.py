@@ -14,7 +14,8 @@ tests/multinode/netns_hosts.sh), 2 ranks each, examples/mpi_gemm under `flopledg
   4. rank 0's host lost: every process of host 1 (mpirun, ranks 0 and 1) SIGKILLed: the rows
      flushed so far survive (the ledger is on storage that outlives the host); the epilog stamp
      marks the segment; the next job appends a clean segment to the same ledger;
-  5. the default PyTorch workload (train.py over gloo), one rank per host, the rendezvous at
+  5. a ledger on tmpfs (one node's memory) in a 3-host job: rank 0 warns and records an event;
+  6. the default PyTorch workload (train.py over gloo), one rank per host, the rendezvous at
      host 1's test address: totals exact against the BLAS spy, hosts and placement recorded.
 
 Exit 77 (skip) when network namespaces cannot be created (not root, no CAP_NET_ADMIN).
@@ -302,6 +303,31 @@ def rank0_host_lost(c, paths, state, args):
     verify_ok(c, paths, ledger, f"{label}, next job")
 
 
+def node_local_ledger(c, paths, state, args):
+    """A ledger on tmpfs (node memory) in a job on 3 hosts: rank 0 warns and records an event.
+    The test hosts share the mount: this shows the detection, not the loss."""
+    label = "ledger on tmpfs"
+    directory = c.subdir("tmpfs")
+    mount = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "fltest", directory],
+                           capture_output=True, text=True)
+    if not c.check(mount.returncode == 0, f"{label}: a tmpfs mounted for the ledger",
+                   mount.stderr):
+        return
+    try:
+        ledger = os.path.join(directory, "ledger.h5")
+        res = E.run(run_command(state, paths, ledger, 2), timeout=120, verbose=args.verbose)
+        c.ran_ok(res, f"{label}: flopledger run mpi_gemm")
+        c.check(f"WARNING: the ledger {ledger} is on tmpfs" in res.stderr,
+                f"{label}: rank 0 warns that the ledger is in one node's memory", res.tail())
+        rep, segs = segment_of(c, paths, ledger, label)
+        events = [e for e in (rep or {}).get("events", []) if e.get("kind") == "ledger_node_local"]
+        c.check(len(events) == 1 and "tmpfs" in events[0].get("detail", ""),
+                f"{label}: the segment records a ledger_node_local event", events)
+        E.check_segments(c, rep or {}, label, RANKS)
+    finally:
+        subprocess.run(["umount", directory], capture_output=True)
+
+
 def torch_job(c, paths, state, args):
     """The default PyTorch workload (train.py, data parallel over gloo), one rank per host, the
     rendezvous at host 1's test address; the BLAS spy in front of the runtime is the reference."""
@@ -371,7 +397,8 @@ def main():
         c.require(paths.cli, "the flopledger command")
         c.require(paths.mpi_gemm, "mpi_gemm")
         t0 = time.time()
-        for case in (clean_job, node_loss, partition, rank0_host_lost, torch_job):
+        for case in (clean_job, node_loss, partition, rank0_host_lost, node_local_ledger,
+                     torch_job):
             t = time.time()
             case(c, paths, state, args)
             print(f"  ({case.__name__}: {time.time() - t:.1f}s)", flush=True)
