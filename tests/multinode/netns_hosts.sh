@@ -8,6 +8,8 @@
 #   netns_hosts.sh down NAME        tear down everything NAME created (idempotent; kills what is
 #                                   left in the namespaces by PID)
 #   netns_hosts.sh exec NAME I CMD  run CMD on host I (its namespace and hostname)
+#   netns_hosts.sh netexec NAME I CMD   the same, entering only the network namespace (I = 0: the
+#                                   switch, address FL_SUBNET.254, hostname NAMEctl)
 #   netns_hosts.sh link NAME I up|down   take host I's link up or down (a network partition)
 #
 # Nothing here touches the machine's own network: every address and route lives inside the
@@ -66,6 +68,8 @@ cmd_up() {
   ip -n "$sw" link set lo up
   ip -n "$sw" link add br0 type bridge
   ip -n "$sw" link set br0 up
+  # The switch has an address too (FL_SUBNET.254): services every host reaches (slurmctld).
+  ip -n "$sw" addr add "$FL_SUBNET.254/24" dev br0
   : > "$state/hostfile"
   local i
   for ((i = 1; i <= n; i++)); do
@@ -109,6 +113,20 @@ cmd_exec() {
     'hostname "$1"; shift; exec "$@"' sh "$(host_name "$name" "$i")" "$@"
 }
 
+# Like exec, but only the network namespace is entered: the mount namespace (and so /sys with
+# its cgroup mounts, which slurmd needs) stays the machine's. I = 0 is the switch namespace.
+cmd_netexec() {
+  local name=$1 i=$2 ns host
+  shift 2
+  if [ "$i" = 0 ]; then
+    ns="$name-sw" host="${name}ctl"
+  else
+    ns=$(host_ns "$name" "$i") host=$(host_name "$name" "$i")
+  fi
+  exec nsenter --net="/run/netns/$ns" unshare --uts sh -c 'hostname "$1"; shift; exec "$@"' \
+    sh "$host" "$@"
+}
+
 cmd_link() {
   local name=$1 i=$2 updown=$3
   ip -n "$name-sw" link set "p$i" "$updown"
@@ -136,6 +154,7 @@ case "$action" in
   up) cmd_up "$@" ;;
   down) cmd_down "$@" ;;
   exec) cmd_exec "$@" ;;
+  netexec) cmd_netexec "$@" ;;
   link) cmd_link "$@" ;;
   *) die "unknown action '$action'" ;;
 esac

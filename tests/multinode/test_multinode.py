@@ -15,6 +15,8 @@ tests/multinode/netns_hosts.sh), 2 ranks each, examples/mpi_gemm under `flopledg
      flushed so far survive (the ledger is on storage that outlives the host); the epilog stamp
      marks the segment; the next job appends a clean segment to the same ledger;
   5. a ledger on tmpfs (one node's memory) in a 3-host job: rank 0 warns and records an event;
+  7. (below 6) `sbatch -N 2 -n 4` on a SLURM cluster of the test hosts (one slurmd each),
+     `flopledger run` using srun --mpi=pmix: exact totals, both nodes, the placement;
   6. the default PyTorch workload (train.py over gloo), one rank per host, the rendezvous at
      host 1's test address: totals exact against the BLAS spy, hosts and placement recorded.
 
@@ -23,6 +25,7 @@ The namespaces are torn down at the end, after a failure, and on SIGTERM/SIGINT 
 """
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -373,6 +376,124 @@ def torch_job(c, paths, state, args):
     verify_ok(c, paths, ledger, label)
 
 
+SLURM_TOOLS = ("munged", "slurmctld", "slurmd", "sbatch", "sinfo", "nsenter")
+
+
+def slurm_job(c, paths, state, args):
+    """`sbatch -N 2 -n 4` on a SLURM cluster of the test hosts: slurmctld (and munged) in the
+    switch namespace, one slurmd per host (its own NodeName, NodeAddr, spool and TmpFS, which
+    keeps the PMIx directories of the hosts apart). The batch script runs `flopledger run`, which
+    uses `srun --mpi=pmix` inside the allocation."""
+    label = "sbatch -N 2"
+    missing = [t for t in SLURM_TOOLS if shutil.which(t) is None]
+    if missing:
+        print(f"  SKIP: {label}: not installed: {', '.join(missing)}", flush=True)
+        return
+    d = c.subdir("slurm")
+    for sub in ("state", "spool", "munge", "log", "tmp"):
+        os.makedirs(os.path.join(d, sub), exist_ok=True)
+    os.chmod(os.path.join(d, "munge"), 0o711)
+    key = os.path.join(d, "munge", "munge.key")
+    with open(key, "wb") as f:
+        f.write(os.urandom(1024))
+    os.chmod(key, 0o400)
+    nodes = [host_name(i) for i in (1, 2)]
+    conf = os.path.join(d, "slurm.conf")
+    lines = [
+        "ClusterName=flmulti", f"SlurmctldHost={FL_NAME}ctl({FL_SUBNET}.254)",
+        "SlurmctldPort=16817", "SlurmdPort=16818",  # inside the test namespaces: no clash
+        "SlurmUser=root", "SlurmdUser=root", "AuthType=auth/munge", "CredType=cred/munge",
+        f"AuthInfo=socket={d}/munge/munge.socket", f"StateSaveLocation={d}/state",
+        f"SlurmdSpoolDir={d}/spool/%n", f"SlurmctldPidFile={d}/slurmctld.pid",
+        f"SlurmdPidFile={d}/slurmd.%n.pid", f"SlurmctldLogFile={d}/log/slurmctld.log",
+        f"SlurmdLogFile={d}/log/slurmd.%n.log", f"TmpFS={d}/tmp/%n",
+        "ProctrackType=proctrack/linuxproc", "TaskPlugin=task/none",
+        "JobAcctGatherType=jobacct_gather/none", "AccountingStorageType=accounting_storage/none",
+        "JobCompType=jobcomp/none", "SelectType=select/cons_tres",
+        "SelectTypeParameters=CR_Core", "SchedulerType=sched/builtin", "MpiDefault=none",
+        "ReturnToService=2", "SlurmdParameters=config_overrides", "InactiveLimit=0",
+    ] + [f"NodeName={n} NodeAddr={FL_SUBNET}.{i} CPUs=2 State=UNKNOWN"
+         for i, n in enumerate(nodes, 1)] + [
+        f"PartitionName=flmulti Nodes={','.join(nodes)} Default=YES MaxTime=INFINITE State=UP"]
+    with open(conf, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    for n in nodes:
+        os.makedirs(os.path.join(d, "spool", n), exist_ok=True)
+        os.makedirs(os.path.join(d, "tmp", n), exist_ok=True)
+    env = E.base_env({"SLURM_CONF": conf})
+    for k in [k for k in env if k.startswith("SLURM_") and k != "SLURM_CONF"]:
+        del env[k]
+    # Every daemon runs in a test namespace, so the harness's `down` ends it.
+    logs = []
+
+    def daemon(host, cmd, name):
+        log = open(os.path.join(d, "log", f"{name}.out"), "w")
+        logs.append(log)
+        subprocess.Popen([HARNESS, "netexec", FL_NAME, str(host)] + cmd, env=env, stdout=log,
+                         stderr=subprocess.STDOUT, start_new_session=True)
+
+    daemon(0, ["munged", "-F", "-f", f"--socket={d}/munge/munge.socket", f"--key-file={key}",
+               f"--pid-file={d}/munge/munged.pid", f"--log-file={d}/log/munged.log",
+               f"--seed-file={d}/munge/munged.seed"], "munged")
+    deadline = time.time() + 10
+    while time.time() < deadline and not os.path.exists(f"{d}/munge/munge.socket"):
+        time.sleep(0.1)
+    daemon(0, ["slurmctld", "-D", "-f", conf], "slurmctld")
+    for i, n in enumerate(nodes, 1):
+        daemon(i, ["slurmd", "-D", "-N", n, "-f", conf], f"slurmd.{n}")
+    ctl = [HARNESS, "netexec", FL_NAME, "0"]
+    idle = False
+    deadline = time.time() + 60
+    while time.time() < deadline and not idle:
+        r = subprocess.run(ctl + ["sinfo", "-h", "-o", "%T %D"], env=env, capture_output=True,
+                           text=True)
+        idle = r.stdout.strip() == "idle 2"
+        time.sleep(0.5)
+    for log in logs:
+        log.close()
+    if not c.check(idle, f"{label}: the cluster's 2 nodes are idle"):
+        return
+    ledger = c.path("slurm", "ledger.h5")
+    out = os.path.join(d, "job.out")
+    script = os.path.join(d, "job.sh")
+    steps = 4
+    with open(script, "w") as f:
+        f.write("#!/bin/sh\n"
+                f"export OMPI_MCA_btl=tcp,self OMPI_MCA_btl_tcp_if_include={FL_SUBNET}.0/24 "
+                f"OMPI_MCA_oob_tcp_if_include={FL_SUBNET}.0/24\n"
+                f"{paths.cli} run -n 4 --ledger {ledger} --every-steps 1 --quiet -- "
+                f"{paths.mpi_gemm} --steps {steps}\n")
+    r = E.run(ctl + ["sbatch", "--parsable", "-N", "2", "-n", "4", "-o", out, script], env=env,
+              timeout=30)
+    if not c.check(r.rc == 0, f"{label}: sbatch accepts the job", r.tail()):
+        return
+    job = r.stdout.strip().split(";")[0]
+    state_now = None
+    deadline = time.time() + 90
+    while time.time() < deadline:
+        q = subprocess.run(ctl + ["squeue", "-h", "-j", job, "-o", "%T"], env=env,
+                           capture_output=True, text=True)
+        state_now = q.stdout.strip()
+        if q.returncode == 0 and state_now == "":
+            break
+        time.sleep(0.5)
+    c.equal(state_now, "", f"{label}: job {job} left the queue")
+    exp = E.mpi_gemm_expected(4, steps)
+    rep, segs = segment_of(c, paths, ledger, label)
+    if rep:
+        E.check_report_totals(c, rep, label, exp["total"], prec=exp["prec"],
+                              source=exp["source"], tokens=exp["tokens"])
+        E.check_segments(c, rep, label, 4)
+        c.equal(segs[0].get("launcher") if segs else None, "srun",
+                f"{label}: the ranks were started by srun")
+        c.equal(segs[0].get("hosts") if segs else None, ",".join(nodes),
+                f"{label}: the segment lists both SLURM nodes")
+    env_facts = environment(ledger, 0)
+    c.equal(env_facts.get("rank_placement"), f"{nodes[0]}:0-1 {nodes[1]}:2-3",
+            f"{label}: two ranks on each node (rank_placement)")
+    verify_ok(c, paths, ledger, label)
+
+
 def main():
     args = E.parse_args(__doc__.splitlines()[0])
     paths = E.Paths(args)
@@ -398,7 +519,7 @@ def main():
         c.require(paths.mpi_gemm, "mpi_gemm")
         t0 = time.time()
         for case in (clean_job, node_loss, partition, rank0_host_lost, node_local_ledger,
-                     torch_job):
+                     torch_job, slurm_job):
             t = time.time()
             case(c, paths, state, args)
             print(f"  ({case.__name__}: {time.time() - t:.1f}s)", flush=True)
