@@ -176,6 +176,11 @@ def clean_job(c, paths, state, args):
     env = environment(ledger, 0)
     c.equal(env.get("rank_placement"), placement(),
             f"{label}: the environment records which ranks ran on which host")
+    c.equal(segs[0].get("rank_placement") if segs else None, placement(),
+            f"{label}: report --json shows the placement with the segment")
+    text = E.run([paths.cli, "report", ledger], env=E.base_env(), timeout=60)
+    c.check(f"ranks per host: {placement()}\n" in text.stdout,
+            f"{label}: the text report shows the ranks per host", text.tail())
     verify_ok(c, paths, ledger, label)
 
 
