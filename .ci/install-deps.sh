@@ -18,6 +18,7 @@ packages=(
   # SLURM: the SPANK plugin's header, and the one-node cluster tests/e2e/test_slurm.py starts
   # (private daemons and config; the packages' own services are not used).
   slurm-wlm munge libslurm-dev
+  iproute2 util-linux # the test hosts of tests/multinode/ (ip netns, veth, bridge; unshare)
 )
 
 missing=()

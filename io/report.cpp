@@ -135,6 +135,14 @@ std::vector<std::pair<std::string, std::string>> slurm_facts(const TraceContents
   return facts;
 }
 
+/// Which ranks ran on which host (the "rank_placement" environment entry); empty when the
+/// segment did not record it (older writers).
+std::string rank_placement(const TraceContents &trace, std::uint32_t segment) {
+  for (const EnvironmentEntry &e : trace.environment)
+    if (e.segment == segment && e.key == "rank_placement") return e.value;
+  return "";
+}
+
 } // namespace
 
 void json_segments(JsonWriter &json, const TraceContents &trace) {
@@ -162,6 +170,11 @@ void json_segments(JsonWriter &json, const TraceContents &trace) {
       json.field("last_row_time", last);
     else
       json.key("last_row_time").null();
+    const std::string placement = rank_placement(trace, s.id);
+    if (placement.empty())
+      json.key("rank_placement").null();
+    else
+      json.field("rank_placement", placement);
     const auto slurm = slurm_facts(trace, s.id);
     if (slurm.empty()) {
       json.key("slurm").null();
@@ -258,6 +271,9 @@ void text_segments(std::ostringstream &out, const TraceContents &trace) {
       out << ", ran " << duration_text(s.end - s.start);
     }
     out << ", " << s.rows << " rows\n";
+    const std::string placement = rank_placement(trace, s.id);
+    if (!placement.empty() && s.hosts.find(',') != std::string::npos)
+      out << "     ranks per host: " << placement << "\n";
     const auto slurm = slurm_facts(trace, s.id);
     if (!slurm.empty()) {
       out << "     SLURM:";

@@ -32,7 +32,8 @@ struct Transport {
 struct JobIdentity {
   std::string job_id;
   std::string launcher;
-  std::string hosts; ///< distinct host names, rank 0's first, comma-separated
+  std::string hosts;          ///< distinct host names, rank 0's first, comma-separated
+  std::string rank_placement; ///< which ranks ran where: "nodeA:0-1 nodeB:2-3"
 };
 
 /// Starts metering. Rank 0 opens the ledger (failures are reported and metering goes on without

@@ -17,6 +17,7 @@ each N the test checks, exactly:
 """
 
 import os
+import socket
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -82,6 +83,10 @@ def one_size(c, paths, args, n):
         trace = None
     if trace is not None:
         c.equal(trace["attrs"].get("format_version_major"), 1, f"{label}: format_version_major")
+        env = {e["key"]: e["value"] for e in E.read_environment(ledger)}
+        c.equal(env.get("rank_placement"),
+                f"{socket.gethostname()}:0" + (f"-{n - 1}" if n > 1 else ""),
+                f"{label}: every rank on this host (rank_placement)")
         if rep is not None:
             c.equal(trace["attrs"].get("rule_set"), rep.get("rule_set"),
                     f"{label}: trace rule_set attribute == report's")
