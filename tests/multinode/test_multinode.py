@@ -24,6 +24,7 @@ Exit 77 (skip) when network namespaces cannot be created (not root, no CAP_NET_A
 The namespaces are torn down at the end, after a failure, and on SIGTERM/SIGINT (ctest timeout).
 """
 
+import json
 import os
 import shutil
 import signal
@@ -103,6 +104,25 @@ def wait_for_steps(log_path, step, limit=60.0):
                 return True
         time.sleep(0.05)
     return False
+
+
+def wait_for_rows(paths, ledger, rows, limit=60.0):
+    """Waits until the live ledger holds `rows` step rows (`flopledger status --json`, which reads
+    a ledger a job is writing). Returns the rows seen last: what was flushed before the fault."""
+    deadline = time.time() + limit
+    seen = 0
+    while time.time() < deadline:
+        res = subprocess.run([paths.cli, "status", ledger, "--json"], env=E.base_env(),
+                             capture_output=True, text=True, timeout=30)
+        if res.returncode == 0:
+            try:
+                seen = int(json.loads(res.stdout).get("rows", 0))
+            except (ValueError, TypeError):
+                pass
+            if seen >= rows:
+                return seen
+        time.sleep(0.1)
+    return seen
 
 
 def end_within(proc, log, seconds):
@@ -192,6 +212,8 @@ def node_loss(c, paths, state, args):
                                                                      "--print-steps"]), log_path)
     reached = wait_for_steps(log_path, 5)
     c.check(reached, f"{label}: rank 0 completed 5 steps before the loss")
+    flushed = wait_for_rows(paths, ledger, 5)
+    c.check(flushed >= 5, f"{label}: 5 rows flushed before the loss ({flushed})")
     killed = kill_host(3)
     c.check(killed >= 3, f"{label}: SIGKILL to every process of host 3 (orted and 2 ranks): "
                          f"{killed}")
@@ -205,8 +227,8 @@ def node_loss(c, paths, state, args):
         c.equal(E.segment_state_name(segs[0]), "not_closed",
                 f"{label}: rank 0 was killed by mpirun: the segment stays not_closed")
     trace = check_rows(c, ledger, label, False, LONG_STEPS)
-    c.check(len(trace["steps"]) >= 5, f"{label}: the rows flushed before the loss are kept "
-                                      f"({len(trace['steps'])} rows)")
+    c.check(len(trace["steps"]) >= flushed, f"{label}: the rows flushed before the loss are "
+                                            f"kept ({len(trace['steps'])} >= {flushed} rows)")
     verify_ok(c, paths, ledger, f"{label}, before the stamp")
     job_id = segs[0].get("job_id") if segs else ""
     res = E.run([paths.cli, "stamp", ledger, "--job-id", str(job_id), "--state", "killed",
@@ -228,6 +250,8 @@ def partition(c, paths, state, args):
     proc, log = start(run_command(state, paths, ledger, LONG_STEPS, ["--step-sleep-ms", "100",
                                                                      "--print-steps"]), log_path)
     c.check(wait_for_steps(log_path, 5), f"{label}: rank 0 completed 5 steps before the split")
+    flushed = wait_for_rows(paths, ledger, 5)
+    c.check(flushed >= 5, f"{label}: 5 rows flushed before the split ({flushed})")
     res = harness("link", FL_NAME, "3", "down")
     c.check(res.returncode == 0, f"{label}: host 3's link is down", res.stderr)
     # Open MPI 4.1 has no heartbeat: nothing in the job notices the split soon (TCP gives up
@@ -268,8 +292,8 @@ def partition(c, paths, state, args):
         c.check(state_name in ("not_closed", "terminated"),
                 f"{label}: the segment is not_closed or terminated ({state_name})")
     trace = check_rows(c, ledger, label, False, LONG_STEPS)
-    c.check(len(trace["steps"]) >= 5, f"{label}: the rows flushed before the split are kept "
-                                      f"({len(trace['steps'])} rows)")
+    c.check(len(trace["steps"]) >= flushed, f"{label}: the rows flushed before the split are "
+                                            f"kept ({len(trace['steps'])} >= {flushed} rows)")
     verify_ok(c, paths, ledger, label)
 
 
@@ -280,6 +304,8 @@ def rank0_host_lost(c, paths, state, args):
     proc, log = start(run_command(state, paths, ledger, LONG_STEPS, ["--step-sleep-ms", "100",
                                                                      "--print-steps"]), log_path)
     c.check(wait_for_steps(log_path, 5), f"{label}: rank 0 completed 5 steps before the loss")
+    flushed = wait_for_rows(paths, ledger, 4)
+    c.check(flushed >= 4, f"{label}: 4 rows flushed before the loss ({flushed})")
     killed = kill_host(1)
     c.check(killed >= 3, f"{label}: SIGKILL to every process of host 1 (mpirun, ranks 0 and 1): "
                          f"{killed}")
@@ -296,7 +322,8 @@ def rank0_host_lost(c, paths, state, args):
                 f"{label}: the segment stays not_closed (nobody could close it)")
     trace = check_rows(c, ledger, label, False, LONG_STEPS)
     rows = len(trace["steps"])
-    c.check(rows >= 4, f"{label}: the rows flushed before the loss are kept ({rows} rows)")
+    c.check(rows >= flushed,
+            f"{label}: the rows flushed before the loss are kept ({rows} >= {flushed} rows)")
     verify_ok(c, paths, ledger, label)
     job_id = segs[0].get("job_id") if segs else ""
     res = E.run([paths.cli, "stamp", ledger, "--job-id", str(job_id), "--state", "killed",
