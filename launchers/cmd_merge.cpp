@@ -40,14 +40,7 @@ int merge_command(const Args &args) {
   io::MergeOptions merge_options;
   merge_options.force = values.count("force") > 0;
   merge_options.allow_concurrent = values.count("allow-concurrent") > 0;
-  if (values.count("hmac-key-file")) {
-    std::string key_error;
-    if (!io::load_integrity_key(values["hmac-key-file"].as<std::string>(), merge_options.key,
-                                key_error)) {
-      print_error(key_error);
-      return kExitUsage;
-    }
-  }
+  if (!hmac_key_option(values, merge_options.key)) return kExitUsage;
   io::MergeSummary summary;
   std::string error;
   if (!io::merge_ledgers(values["input"].as<std::vector<std::string>>(), output, merge_options,

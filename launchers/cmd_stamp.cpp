@@ -117,12 +117,7 @@ int stamp_command(const Args &args) {
     return kExitUsage;
   }
   io::IntegrityKey key;
-  std::string error;
-  if (values.count("hmac-key-file") &&
-      !io::load_integrity_key(values["hmac-key-file"].as<std::string>(), key, error)) {
-    print_error(error);
-    return kExitUsage;
-  }
+  if (!hmac_key_option(values, key)) return kExitUsage;
   return run_isolated(
       [&] { return stamp(path, job_id, found->second, state, scheduler_state, key); },
       {absolute_path(path)}, "stamp");

@@ -29,13 +29,9 @@ int verify_command(const Args &args) {
   if (!file) return kExitUsage;
   const std::string path = *file;
   io::IntegrityKey key;
-  std::string error;
-  if (values.count("hmac-key-file") &&
-      !io::load_integrity_key(values["hmac-key-file"].as<std::string>(), key, error)) {
-    print_error(error);
-    return kExitUsage;
-  }
+  if (!hmac_key_option(values, key)) return kExitUsage;
   io::VerifyResult result;
+  std::string error;
   if (!io::verify_trace(path, key, result, error)) {
     print_error(error);
     return kExitFailure;

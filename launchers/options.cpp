@@ -97,6 +97,14 @@ std::optional<std::string> one_ledger_file(const po::variables_map &values,
   return values["file"].as<std::vector<std::string>>().front();
 }
 
+bool hmac_key_option(const po::variables_map &values, io::IntegrityKey &key) {
+  if (!values.count("hmac-key-file")) return true;
+  std::string error;
+  if (io::load_integrity_key(values["hmac-key-file"].as<std::string>(), key, error)) return true;
+  print_error(error);
+  return false;
+}
+
 int parse_subcommand(const std::vector<std::string> &args, const po::options_description &options,
                      const char *positional_name, const std::string &usage,
                      po::variables_map &values) {

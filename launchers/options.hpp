@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "accounting/config.hpp"
+#include "io/integrity.hpp"
 
 namespace flopledger::cli {
 
@@ -46,6 +47,10 @@ int parse_subcommand(const std::vector<std::string> &args,
 /// with "file"), or nullopt after printing "expected exactly one ledger file" and `usage`.
 std::optional<std::string> one_ledger_file(const boost::program_options::variables_map &values,
                                            const std::string &usage);
+
+/// Loads the key of `--hmac-key-file` into `key` when the option was given (else leaves `key`
+/// empty). Returns false after printing the reason when the key file cannot be used.
+bool hmac_key_option(const boost::program_options::variables_map &values, io::IntegrityKey &key);
 
 /// Prints "flopledger: <message>" to stderr.
 void print_error(const std::string &message);
