@@ -2,6 +2,8 @@
 // the job counted in one period after the reduction to rank 0 (128-bit sums plus MIN/MAX).
 #pragma once
 
+#include <array>
+#include <cstddef>
 #include <cstdint>
 
 #include "accounting/exact.hpp"
@@ -74,5 +76,16 @@ struct JobPeriod {
   u128 flops_by_phase(std::size_t phase) const;
   u128 flops_by_source(std::size_t source) const;
 };
+
+/// Which precisions have counted FLOPs in `period` (a RankPeriod or a JobPeriod): the precisions
+/// whose device peak bounds the period's GPU work.
+template <typename Period> std::array<bool, kPrecisions> precisions_in_use(const Period &period) {
+  std::array<bool, kPrecisions> in_use{};
+  for (std::size_t source = 0; source < kSources; ++source)
+    for (std::size_t p = 0; p < kPrecisions; ++p)
+      for (std::size_t h = 0; h < kPhases; ++h)
+        in_use[p] = in_use[p] || period.flops[source][p][h] > 0;
+  return in_use;
+}
 
 } // namespace flopledger

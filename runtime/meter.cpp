@@ -576,10 +576,8 @@ void Meter::other_methods(const JobPeriod &period, double seconds) {
   // assumed to have the same device) and the highest peak among the precisions counted.
   u128 peak = config_.hardware_peak_flops;
   if (peak == 0 && !gpu_status_.device_name.empty()) {
-    std::array<bool, kPrecisions> in_use{};
-    for (std::size_t p = 0; p < kPrecisions; ++p)
-      in_use[p] = period.flops_by_precision(p) > 0;
-    const ResolvedPeak table = peak_for_precisions(0, gpu_status_.device_name, in_use);
+    const ResolvedPeak table =
+        peak_for_precisions(0, gpu_status_.device_name, precisions_in_use(period));
     if (table.origin == PeakOrigin::Table) peak = table.flops_per_second;
   }
   if (seconds >= 0 && peak > 0 && config_.hardware_utilization > 0) {

@@ -131,12 +131,8 @@ void gpu_fill(RankPeriod &period) {
   gpu.attention_ns += times.attention_ns;
   gpu.nccl_ns += times.nccl_ns;
   gpu.unattributed_ns += times.unattributed_ns;
-  std::array<bool, kPrecisions> in_use{};
-  for (std::size_t source = 0; source < kSources; ++source)
-    for (std::size_t p = 0; p < kPrecisions; ++p)
-      for (std::size_t h = 0; h < kPhases; ++h)
-        in_use[p] = in_use[p] || period.flops[source][p][h] > 0;
-  const ResolvedPeak peak = peak_for_precisions(s.configured_peak, s.device_name, in_use);
+  const ResolvedPeak peak =
+      peak_for_precisions(s.configured_peak, s.device_name, precisions_in_use(period));
   const bool nothing_uncounted = gpu.unattributed_ns == 0 && gpu.attention_ns == 0;
   gpu.bound_known = peak.origin != PeakOrigin::Unknown || nothing_uncounted;
   gpu.bound_extra_flops =
