@@ -83,20 +83,77 @@ std::optional<u128> grouped_gemm_flops(const Int *m, const Int *n, const Int *k,
 std::optional<u128> gemv_flops(std::int64_t m, std::int64_t n, Field field,
                                bool alpha_is_zero = false);
 
+namespace detail {
+// CBLAS enum values (cblas.h): fixed by the CBLAS standard, so spelled out rather than included.
+constexpr int kCblasRowMajor = 101;
+constexpr int kCblasColMajor = 102;
+constexpr int kCblasNoTrans = 111;
+constexpr int kCblasTrans = 112;
+constexpr int kCblasConjTrans = 113;
+
+inline bool is_trans_char(char c) {
+  return c == 'N' || c == 'n' || c == 'T' || c == 't' || c == 'C' || c == 'c';
+}
+inline bool is_no_trans(char c) {
+  return c == 'N' || c == 'n';
+}
+inline std::int64_t at_least_one(std::int64_t v) {
+  return v > 1 ? v : 1;
+}
+// The Fortran character that reference CBLAS passes on for a CBLAS_TRANSPOSE value, or 0.
+inline char fortran_trans(int cblas_trans) {
+  switch (cblas_trans) {
+  case kCblasNoTrans:
+    return 'N';
+  case kCblasTrans:
+    return 'T';
+  case kCblasConjTrans:
+    return 'C';
+  default:
+    return 0;
+  }
+}
+} // namespace detail
+
+// The argument checks below are inline: every hooked call runs one (docs/performance.md).
+
 /// Checks a Fortran BLAS ?gemm call the way the reference BLAS does (xerbla cases):
 /// transa/transb in "NnTtCc", m, n, k >= 0, lda >= max(1, nrowa), ldb >= max(1, nrowb),
 /// ldc >= max(1, m), where nrowa = m if transa is N else k, nrowb = k if transb is N else n.
 /// Returns true when BLAS would perform the call.
-bool fortran_gemm_args_valid(char transa, char transb, std::int64_t m, std::int64_t n,
-                             std::int64_t k, std::int64_t lda, std::int64_t ldb, std::int64_t ldc);
+inline bool fortran_gemm_args_valid(char transa, char transb, std::int64_t m, std::int64_t n,
+                                    std::int64_t k, std::int64_t lda, std::int64_t ldb,
+                                    std::int64_t ldc) {
+  using namespace detail;
+  if (!is_trans_char(transa) || !is_trans_char(transb)) return false;
+  if (m < 0 || n < 0 || k < 0) return false;
+  const std::int64_t nrowa = is_no_trans(transa) ? m : k;
+  const std::int64_t nrowb = is_no_trans(transb) ? k : n;
+  return lda >= at_least_one(nrowa) && ldb >= at_least_one(nrowb) && ldc >= at_least_one(m);
+}
 
 /// Same for ?gemv: trans in "NnTtCc", m, n >= 0, lda >= max(1, m), incx != 0, incy != 0.
-bool fortran_gemv_args_valid(char trans, std::int64_t m, std::int64_t n, std::int64_t lda,
-                             std::int64_t incx, std::int64_t incy);
+inline bool fortran_gemv_args_valid(char trans, std::int64_t m, std::int64_t n, std::int64_t lda,
+                                    std::int64_t incx, std::int64_t incy) {
+  using namespace detail;
+  return is_trans_char(trans) && m >= 0 && n >= 0 && lda >= at_least_one(m) && incx != 0 &&
+         incy != 0;
+}
 
 /// Same for cblas_?gemm. layout: 101 (row major) or 102 (column major); trans: 111 (N),
 /// 112 (T), 113 (C). Leading dimensions are checked against the layout as CBLAS does.
-bool cblas_gemm_args_valid(int layout, int transa, int transb, std::int64_t m, std::int64_t n,
-                           std::int64_t k, std::int64_t lda, std::int64_t ldb, std::int64_t ldc);
+inline bool cblas_gemm_args_valid(int layout, int transa, int transb, std::int64_t m,
+                                  std::int64_t n, std::int64_t k, std::int64_t lda,
+                                  std::int64_t ldb, std::int64_t ldc) {
+  using namespace detail;
+  const char ta = fortran_trans(transa);
+  const char tb = fortran_trans(transb);
+  if (ta == 0 || tb == 0) return false;
+  if (layout == kCblasColMajor) return fortran_gemm_args_valid(ta, tb, m, n, k, lda, ldb, ldc);
+  // Reference CBLAS computes a row-major C = op(A) op(B) as the column-major C^T = op(B)^T op(A)^T:
+  // B and A swap places, and so do m and n.
+  if (layout == kCblasRowMajor) return fortran_gemm_args_valid(tb, ta, n, m, k, ldb, lda, ldc);
+  return false;
+}
 
 } // namespace flopledger

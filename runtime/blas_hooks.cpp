@@ -1,7 +1,10 @@
 // BLAS counter sources: the Fortran ?gemm_/?gemv_ symbols and the CBLAS cblas_?gemm functions.
-// Each hook calls the real function first and counts only afterwards, only for arguments the
-// library accepts (an invalid call ends in xerbla and computes nothing), and only at the
-// outermost hooked level of the thread: a cblas_sgemm implemented on top of sgemm_ counts once.
+// Each hook counts only after the real function returned, only for arguments the library accepts
+// (an invalid call ends in xerbla and computes nothing), and only at the outermost hooked level
+// of the thread: a cblas_sgemm implemented on top of sgemm_ counts once. The FLOPs are worked
+// out from the (input-only) arguments before the call, so that only the result has to survive
+// the call, not the argument pointers (docs/performance.md: half the hook's instructions were
+// spills and reloads around the call).
 #include <atomic>
 #include <complex>
 #include <cstddef>
@@ -26,10 +29,10 @@ const bool registered_blas =
     register_source(
         {FLOPLEDGER_SOURCE_CBLAS_GEMM, "cblas_sgemm cblas_dgemm cblas_cgemm cblas_zgemm"});
 
-template <typename Fn> Fn real_function(std::atomic<Fn> &slot, const char *name) {
-  Fn fn = slot.load(std::memory_order_acquire);
-  if (fn != nullptr) return fn;
-  fn = reinterpret_cast<Fn>(resolve_real_symbol(name));
+// The first call of each hook: looks the real function up. Out of line and cold, so that the hook
+// itself stays a load and an indirect call.
+__attribute__((noinline, cold)) void *resolve_first(std::atomic<void *> &slot, const char *name) {
+  void *fn = resolve_real_symbol(name);
   if (fn == nullptr) {
     // Unreachable for a program that linked: some loaded object defines the symbol it calls.
     log_line("fatal: no loaded library defines %s; cannot forward the call", name);
@@ -37,6 +40,55 @@ template <typename Fn> Fn real_function(std::atomic<Fn> &slot, const char *name)
   }
   slot.store(fn, std::memory_order_release);
   return fn;
+}
+
+template <typename Fn> inline Fn real_function(std::atomic<void *> &slot, const char *name) {
+  void *fn = slot.load(std::memory_order_acquire);
+  if (__builtin_expect(fn == nullptr, 0)) fn = resolve_first(slot, name);
+  return reinterpret_cast<Fn>(fn);
+}
+
+// What a hook counts once the real call returned, in one word so that only it has to survive
+// the call: kNoCount (nothing: not the outermost hook, arguments BLAS rejects, counting off), a
+// FLOP count up to 2^63, or kOversized (more than 2^63 FLOPs: counted as 2^63 and reported).
+using Pending = std::uint64_t;
+constexpr Pending kHotLimit = std::uint64_t{1} << 63;
+constexpr Pending kOversized = kHotLimit + 1;
+constexpr Pending kNoCount = ~std::uint64_t{0};
+
+inline Pending pending(const std::optional<u128> &flops) {
+  if (!flops) return kNoCount;
+  return *flops > kHotLimit ? kOversized : static_cast<std::uint64_t>(*flops);
+}
+
+// Sizes below 2^20 (the rule, not the exception): m*n*k < 2^60, so even 8*m*n*k fits 63 bits.
+constexpr std::int64_t kSmall = std::int64_t{1} << 20;
+
+inline Pending pending_gemm(bool valid, std::int64_t m, std::int64_t n, std::int64_t k, Field field,
+                            bool alpha_is_zero) {
+  if (!valid || !counting_enabled()) return kNoCount;
+  // valid: m, n, k >= 0.
+  if (__builtin_expect(m < kSmall && n < kSmall && k < kSmall, 1))
+    return alpha_is_zero ? 0
+                         : static_cast<std::uint64_t>(m * n * k) * (field == Field::Real ? 2 : 8);
+  return pending(gemm_flops(m, n, k, field, alpha_is_zero));
+}
+
+inline Pending pending_gemv(bool valid, std::int64_t m, std::int64_t n, bool alpha_is_zero) {
+  if (!valid || !counting_enabled()) return kNoCount;
+  if (__builtin_expect(m < kSmall && n < kSmall, 1))
+    return alpha_is_zero ? 0 : static_cast<std::uint64_t>(m * n) * 2;
+  return pending(gemv_flops(m, n, Field::Real, alpha_is_zero));
+}
+
+// record() for a Pending: counting_enabled() was checked before the call.
+inline void record_pending(flopledger_source source, flopledger_precision precision, Pending p) {
+  if (p == kNoCount) return;
+  if (__builtin_expect(p > kHotLimit, 0)) {
+    count_oversized_call();
+    p = kHotLimit;
+  }
+  count(source, precision, p);
 }
 
 template <typename T> bool is_zero(const T *alpha) {
@@ -61,13 +113,16 @@ using namespace flopledger::runtime;
     using Fn = void (*)(const char *, const char *, const int *, const int *, const int *,         \
                         const T *, const T *, const int *, const T *, const int *, const T *, T *, \
                         const int *, Fortran_len, Fortran_len);                                    \
-    static std::atomic<Fn> real{nullptr};                                                          \
+    static std::atomic<void *> real{nullptr};                                                      \
     HookGuard guard;                                                                               \
-    real_function(real, #NAME)(transa, transb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc,       \
-                               transa_len, transb_len);                                            \
-    if (!guard.outermost()) return;                                                                \
-    if (!fortran_gemm_args_valid(*transa, *transb, *m, *n, *k, *lda, *ldb, *ldc)) return;          \
-    record(FLOPLEDGER_SOURCE_BLAS_GEMM, PRECISION, gemm_flops(*m, *n, *k, FIELD, is_zero(alpha))); \
+    const Pending p = guard.outermost()                                                            \
+                          ? pending_gemm(fortran_gemm_args_valid(*transa, *transb, *m, *n, *k,     \
+                                                                 *lda, *ldb, *ldc),                \
+                                         *m, *n, *k, FIELD, is_zero(alpha))                        \
+                          : kNoCount;                                                              \
+    real_function<Fn>(real, #NAME)(transa, transb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc,   \
+                                   transa_len, transb_len);                                        \
+    record_pending(FLOPLEDGER_SOURCE_BLAS_GEMM, PRECISION, p);                                     \
   }
 
 FLOPLEDGER_FORTRAN_GEMM(sgemm_, float, FLOPLEDGER_PRECISION_FP32, Field::Real)
@@ -83,13 +138,15 @@ FLOPLEDGER_FORTRAN_GEMM(zgemm_, std::complex<double>, FLOPLEDGER_PRECISION_FP64,
                               const T *beta, T *y, const int *incy, Fortran_len trans_len) {       \
     using Fn = void (*)(const char *, const int *, const int *, const T *, const T *, const int *, \
                         const T *, const int *, const T *, T *, const int *, Fortran_len);         \
-    static std::atomic<Fn> real{nullptr};                                                          \
+    static std::atomic<void *> real{nullptr};                                                      \
     HookGuard guard;                                                                               \
-    real_function(real, #NAME)(trans, m, n, alpha, a, lda, x, incx, beta, y, incy, trans_len);     \
-    if (!guard.outermost()) return;                                                                \
-    if (!fortran_gemv_args_valid(*trans, *m, *n, *lda, *incx, *incy)) return;                      \
-    record(FLOPLEDGER_SOURCE_BLAS_GEMV, PRECISION,                                                 \
-           gemv_flops(*m, *n, Field::Real, is_zero(alpha)));                                       \
+    const Pending p =                                                                              \
+        guard.outermost()                                                                          \
+            ? pending_gemv(fortran_gemv_args_valid(*trans, *m, *n, *lda, *incx, *incy), *m, *n,    \
+                           is_zero(alpha))                                                         \
+            : kNoCount;                                                                            \
+    real_function<Fn>(real, #NAME)(trans, m, n, alpha, a, lda, x, incx, beta, y, incy, trans_len); \
+    record_pending(FLOPLEDGER_SOURCE_BLAS_GEMV, PRECISION, p);                                     \
   }
 
 FLOPLEDGER_FORTRAN_GEMV(sgemv_, float, FLOPLEDGER_PRECISION_FP32)
@@ -104,13 +161,16 @@ FLOPLEDGER_FORTRAN_GEMV(dgemv_, double, FLOPLEDGER_PRECISION_FP64)
                               SCALAR beta, PTR *c, int ldc) {                                      \
     using Fn = void (*)(int, int, int, int, int, int, SCALAR, const PTR *, int, const PTR *, int,  \
                         SCALAR, PTR *, int);                                                       \
-    static std::atomic<Fn> real{nullptr};                                                          \
+    static std::atomic<void *> real{nullptr};                                                      \
     HookGuard guard;                                                                               \
-    real_function(real, #NAME)(layout, transa, transb, m, n, k, alpha, a, lda, b, ldb, beta, c,    \
-                               ldc);                                                               \
-    if (!guard.outermost()) return;                                                                \
-    if (!cblas_gemm_args_valid(layout, transa, transb, m, n, k, lda, ldb, ldc)) return;            \
-    record(FLOPLEDGER_SOURCE_CBLAS_GEMM, PRECISION, gemm_flops(m, n, k, FIELD, ALPHA_IS_ZERO));    \
+    const Pending p =                                                                              \
+        guard.outermost()                                                                          \
+            ? pending_gemm(cblas_gemm_args_valid(layout, transa, transb, m, n, k, lda, ldb, ldc),  \
+                           m, n, k, FIELD, ALPHA_IS_ZERO)                                          \
+            : kNoCount;                                                                            \
+    real_function<Fn>(real, #NAME)(layout, transa, transb, m, n, k, alpha, a, lda, b, ldb, beta,   \
+                                   c, ldc);                                                        \
+    record_pending(FLOPLEDGER_SOURCE_CBLAS_GEMM, PRECISION, p);                                    \
   }
 
 FLOPLEDGER_CBLAS_GEMM(cblas_sgemm, float, float, FLOPLEDGER_PRECISION_FP32, Field::Real,

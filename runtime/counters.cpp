@@ -9,10 +9,11 @@ namespace flopledger::runtime {
 
 namespace {
 
-struct alignas(64) CounterBlock {
-  std::atomic<std::uint64_t> flops[kSources][kPrecisions][kPhases];
-  std::atomic<std::uint64_t> calls[kSources];
-};
+using detail::CounterBlock;
+using detail::g_enabled;
+using detail::g_phase;
+using detail::t_block;
+using detail::t_shared;
 
 // Threads beyond the pool share the last block through atomic read-modify-write: slower, never
 // lost. 255 private blocks cover the threads that call BLAS in any realistic training process.
@@ -21,8 +22,6 @@ constexpr int kSharedBlock = kPrivateBlocks;
 CounterBlock g_blocks[kPrivateBlocks + 1];
 std::atomic<int> g_blocks_claimed{0};
 
-std::atomic<int> g_phase{FLOPLEDGER_PHASE_TRAIN};
-std::atomic<bool> g_enabled{false};
 std::atomic<std::uint64_t> g_steps{0};
 std::atomic<std::uint64_t> g_tokens{0};
 std::atomic<std::uint64_t> g_oversized{0};
@@ -32,9 +31,6 @@ std::atomic<std::uint64_t> g_replica_tokens{0}, g_sequence_sq{0}, g_unsequenced{
 // Sequence lengths reported for the step in progress (flopledger_add_sequences).
 std::mutex g_sequence_mutex;
 std::uint64_t g_pending_tokens = 0, g_pending_sq = 0;
-
-__attribute__((tls_model("initial-exec"))) thread_local CounterBlock *t_block = nullptr;
-__attribute__((tls_model("initial-exec"))) thread_local bool t_shared = false;
 
 // What the harvester saw last; guarded by g_harvest_mutex.
 std::mutex g_harvest_mutex;
@@ -57,27 +53,23 @@ CounterBlock *claim_block() {
   return t_block;
 }
 
-inline void bump(std::atomic<std::uint64_t> &cell, std::uint64_t amount, bool shared) {
-  if (shared) {
-    cell.fetch_add(amount, std::memory_order_relaxed);
-  } else {
-    // Single writer: a plain load and store, no locked instruction on the hot path.
-    cell.store(cell.load(std::memory_order_relaxed) + amount, std::memory_order_relaxed);
-  }
-}
-
 } // namespace
 
-void count_in_phase(flopledger_source source, flopledger_precision precision, int phase,
-                    std::uint64_t flops) {
+std::atomic<int> detail::g_phase{FLOPLEDGER_PHASE_TRAIN};
+std::atomic<bool> detail::g_enabled{false};
+__thread detail::CounterBlock *detail::t_block = nullptr;
+__thread bool detail::t_shared = false;
+
+void detail::count_slow(flopledger_source source, flopledger_precision precision, int phase,
+                        std::uint64_t flops) {
   CounterBlock *block = t_block;
   if (block == nullptr) block = claim_block();
-  bump(block->flops[source][precision][phase], flops, t_shared);
-  bump(block->calls[source], 1, t_shared);
-}
-
-void count(flopledger_source source, flopledger_precision precision, std::uint64_t flops) {
-  count_in_phase(source, precision, g_phase.load(std::memory_order_relaxed), flops);
+  if (!t_shared) { // a block just claimed: the fast path from now on
+    count_in_phase(source, precision, phase, flops);
+    return;
+  }
+  block->flops[source][precision][phase].fetch_add(flops, std::memory_order_relaxed);
+  block->calls[source].fetch_add(1, std::memory_order_relaxed);
 }
 
 int current_phase() {
@@ -183,13 +175,10 @@ void harvest(RankPeriod &out, std::uint64_t &oversized_calls) {
   g_seen_oversized = oversized;
 }
 
-bool counting_enabled() {
-  return g_enabled.load(std::memory_order_relaxed);
-}
 void set_counting_enabled(bool enabled) {
   g_enabled.store(enabled, std::memory_order_relaxed);
 }
 
-thread_local int t_hook_depth = 0;
+__thread int t_hook_depth = 0;
 
 } // namespace flopledger::runtime

@@ -5,6 +5,7 @@
 // 2^64 FLOPs between two harvests to be wrong).
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 
@@ -13,12 +14,43 @@
 
 namespace flopledger::runtime {
 
-/// Adds `flops` to the calling thread's counters for (source, precision, current phase) and one
-/// call to the source. Async-signal-unsafe only in that it may claim a block on first use.
-void count(flopledger_source source, flopledger_precision precision, std::uint64_t flops);
-/// Same with an explicit phase.
-void count_in_phase(flopledger_source source, flopledger_precision precision, int phase,
-                    std::uint64_t flops);
+namespace detail {
+struct alignas(64) CounterBlock {
+  std::atomic<std::uint64_t> flops[kSources][kPrecisions][kPhases];
+  std::atomic<std::uint64_t> calls[kSources];
+};
+// The calling thread's block (null until its first count) and whether it is the shared one.
+// __thread, not thread_local: constant-initialised, so no TLS wrapper call on each access.
+extern __thread __attribute__((tls_model("initial-exec"))) CounterBlock *t_block;
+extern __thread __attribute__((tls_model("initial-exec"))) bool t_shared;
+extern std::atomic<int> g_phase;
+extern std::atomic<bool> g_enabled;
+/// The slow path: claims the thread's block on its first count, or adds to the shared block.
+void count_slow(flopledger_source source, flopledger_precision precision, int phase,
+                std::uint64_t flops);
+} // namespace detail
+
+/// Adds `flops` to the calling thread's counters for (source, precision, phase) and one call to
+/// the source. Inline: every hooked call runs it. Async-signal-unsafe only in that it may claim
+/// a block on first use.
+inline void count_in_phase(flopledger_source source, flopledger_precision precision, int phase,
+                           std::uint64_t flops) {
+  detail::CounterBlock *block = detail::t_block;
+  if (__builtin_expect(block == nullptr || detail::t_shared, 0)) {
+    detail::count_slow(source, precision, phase, flops);
+    return;
+  }
+  // Single writer: a plain load and store, no locked instruction on the hot path.
+  std::atomic<std::uint64_t> &cell = block->flops[source][precision][phase];
+  cell.store(cell.load(std::memory_order_relaxed) + flops, std::memory_order_relaxed);
+  std::atomic<std::uint64_t> &calls = block->calls[source];
+  calls.store(calls.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+}
+
+/// Same in the current phase.
+inline void count(flopledger_source source, flopledger_precision precision, std::uint64_t flops) {
+  count_in_phase(source, precision, detail::g_phase.load(std::memory_order_relaxed), flops);
+}
 
 /// The phase new counts are attributed to (process-wide).
 int current_phase();
@@ -50,7 +82,9 @@ void set_step_number(std::uint64_t step);
 void harvest(RankPeriod &out, std::uint64_t &oversized_calls);
 
 /// Whether counting is on in this process (off before init, in forked children, when disabled).
-bool counting_enabled();
+inline bool counting_enabled() {
+  return detail::g_enabled.load(std::memory_order_relaxed);
+}
 void set_counting_enabled(bool enabled);
 
 } // namespace flopledger::runtime

@@ -4,7 +4,8 @@
 
 namespace flopledger::runtime {
 
-extern __attribute__((tls_model("initial-exec"))) thread_local int t_hook_depth;
+// __thread, not thread_local: a constant-initialised POD needs no TLS wrapper call per access.
+extern __thread __attribute__((tls_model("initial-exec"))) int t_hook_depth;
 
 class HookGuard {
 public:
