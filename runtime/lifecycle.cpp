@@ -156,6 +156,7 @@ void gather_hosts(MPI_Comm comm, int rank, int size, JobIdentity &identity) {
       ranks_of.emplace_back();
     }
     ranks_of[i].push_back(r);
+    identity.host_of_rank.push_back(static_cast<std::uint32_t>(i));
   }
   std::string joined, placement;
   for (std::size_t i = 0; i < distinct.size(); ++i) {
@@ -164,6 +165,7 @@ void gather_hosts(MPI_Comm comm, int rank, int size, JobIdentity &identity) {
   }
   identity.hosts = joined;
   identity.rank_placement = placement;
+  identity.host_names = distinct;
 }
 
 void at_exit(int status, void *);
@@ -263,6 +265,8 @@ void begin_local() {
   gethostname(host, sizeof host - 1);
   identity.hosts = host;
   identity.rank_placement = std::string(host) + ":0";
+  identity.host_names = {host};
+  identity.host_of_rank = {0};
   identity.launcher = "none";
   identity.job_id = std::to_string(getpid());
   begin(transport, identity);

@@ -2,6 +2,7 @@
 
 #include <time.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -9,6 +10,7 @@
 #include <deque>
 #include <mutex>
 #include <thread>
+#include <vector>
 
 #include <signal.h>
 #include <sys/vfs.h>
@@ -118,7 +120,8 @@ public:
 private:
   void loop();
   bool round(const Cut &cut, const RankFlags &flags, Control &control);
-  bool wait(MPI_Request &request);
+  bool wait(MPI_Request &request, Clock::time_point deadline = Clock::time_point::max());
+  void gather_host_totals();
   void decide(const wire::Record &reduced, Control &control);
   void record_round(const Control &control);
   void open_ledger();
@@ -128,6 +131,7 @@ private:
   void write_notes();
   void record_environment();
   void record_late_environment();
+  void record_host_totals();
   void other_methods(const JobPeriod &period, double seconds);
   void choose_verdict_figure();
   void forecast_and_budget(Control &control);
@@ -182,6 +186,13 @@ private:
   JobFlags pending_flags_;
   Verdict verdict_;
   bool loop_completed_ = false;
+
+  // Every rank: its own counts over the job, for the per-host subtotals at the end.
+  u128 rank_counted_ = 0, rank_modification_ = 0;
+  // Rank 0: "nodeA=123 nodeB=45" (every phase; the phases the rule set counts), when every rank
+  // ended the job together and the end-of-job gather succeeded; empty otherwise.
+  std::string flops_per_host_, flops_per_host_toward_threshold_;
+  bool gather_pending_ = false; ///< the gather gave up: the communicator cannot be freed
 
   std::mutex state_mutex_;
   flopledger_state state_{};
@@ -369,6 +380,15 @@ void Meter::record_late_environment() {
     sink_->add_environment({segment_id_, "gpu_cupti", cupti + " (at job end)"});
 }
 
+// The per-host subtotals (docs/trace-format.md, flops_per_host); none when the job did not end
+// with every rank, which the report then says.
+void Meter::record_host_totals() {
+  if (!sink_ || flops_per_host_.empty()) return;
+  sink_->add_environment({segment_id_, "flops_per_host", flops_per_host_});
+  sink_->add_environment(
+      {segment_id_, "flops_per_host_toward_threshold", flops_per_host_toward_threshold_});
+}
+
 void Meter::note(const std::string &kind, const std::string &detail, std::uint64_t step,
                  u128 flops) {
   if (transport_.rank != 0) return;
@@ -459,12 +479,15 @@ void Meter::loop() {
     if (!ok) return; // gave up (exiting with an error) or MPI failed
     if (control.all_done || control.stop_reducing) {
       loop_completed_ = control.all_done != 0;
+      // Every rank took part in this last round and none is leaving with an error: every rank
+      // reaches this one more collective.
+      if (control.all_done && !control.stop_reducing) gather_host_totals();
       return;
     }
   }
 }
 
-bool Meter::wait(MPI_Request &request) {
+bool Meter::wait(MPI_Request &request, Clock::time_point deadline) {
   int done = 0;
   const timespec pause{0, 100 * 1000}; // 0.1 ms between polls: cheap for the cores that train
   for (;;) {
@@ -473,7 +496,53 @@ bool Meter::wait(MPI_Request &request) {
     if (leaving_.load(std::memory_order_relaxed) &&
         Clock::now().time_since_epoch().count() > give_up_at_ns_.load())
       return false;
+    if (Clock::now() > deadline) return false;
     nanosleep(&pause, nullptr);
+  }
+}
+
+// After the last round, when every rank ended the job together: each rank's own counted FLOPs
+// (every phase, and the phases the rule set counts) go to rank 0 as exact 128-bit integers,
+// which sums them per host. Bounded by EXIT_TIMEOUT; a failure costs only the subtotals.
+void Meter::gather_host_totals() {
+  const std::uint64_t mine[4] = {lo_word(rank_counted_), hi_word(rank_counted_),
+                                 lo_word(rank_modification_), hi_word(rank_modification_)};
+  const std::size_t ranks = static_cast<std::size_t>(transport_.size);
+  std::vector<std::uint64_t> all(transport_.rank == 0 ? 4 * ranks : 4);
+  if (transport_.use_mpi) {
+    const auto deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                                             std::chrono::duration<double>(config_.exit_timeout));
+    MPI_Request request;
+    if (PMPI_Igather(mine, 4, MPI_UINT64_T, all.data(), 4, MPI_UINT64_T, 0, transport_.comm,
+                     &request) != MPI_SUCCESS) {
+      if (transport_.rank == 0)
+        log_line("the end-of-job gather of the per-host FLOPs failed; they are not recorded");
+      return;
+    }
+    if (!wait(request, deadline)) {
+      gather_pending_ = true;
+      if (transport_.rank == 0)
+        log_line("the end-of-job gather of the per-host FLOPs did not complete within "
+                 "EXIT_TIMEOUT; they are not recorded");
+      return;
+    }
+  } else {
+    std::copy(mine, mine + 4, all.begin());
+  }
+  if (transport_.rank != 0) return;
+  const std::vector<std::string> &hosts = identity_.host_names;
+  if (hosts.empty() || identity_.host_of_rank.size() != ranks) return;
+  std::vector<u128> counted(hosts.size(), 0), modification(hosts.size(), 0);
+  for (std::size_t r = 0; r < ranks; ++r) {
+    const std::uint32_t host = identity_.host_of_rank[r];
+    counted[host] = saturating_add(counted[host], from_words(all[4 * r], all[4 * r + 1]));
+    modification[host] =
+        saturating_add(modification[host], from_words(all[4 * r + 2], all[4 * r + 3]));
+  }
+  for (std::size_t h = 0; h < hosts.size(); ++h) {
+    const std::string separator = h == 0 ? "" : " ";
+    flops_per_host_ += separator + hosts[h] + "=" + to_decimal(counted[h]);
+    flops_per_host_toward_threshold_ += separator + hosts[h] + "=" + to_decimal(modification[h]);
   }
 }
 
@@ -481,6 +550,12 @@ bool Meter::round(const Cut &cut, const RankFlags &flags, Control &control) {
   wire::Record mine, reduced;
   RankPeriod period = cut.period;
   gpu::gpu_fill(period); // this rank's energy and kernel times up to now
+  rank_counted_ = saturating_add(rank_counted_, period.total_flops());
+  for (std::size_t phase = 0; phase < kPhases; ++phase)
+    if (rules_->phase_counts[phase])
+      for (std::size_t s = 0; s < kSources; ++s)
+        for (std::size_t p = 0; p < kPrecisions; ++p)
+          rank_modification_ = saturating_add(rank_modification_, period.flops[s][p][phase]);
   wire::pack(period, flags, mine);
   if (transport_.use_mpi) {
     MPI_Request request;
@@ -956,10 +1031,11 @@ bool Meter::finish(int exit_status) {
     }
     write_notes();
     record_late_environment();
+    record_host_totals();
     end_segment(exit_status);
     print_summary();
   }
-  if (transport_.use_mpi && (loop_completed_ || exit_status == 0)) {
+  if (transport_.use_mpi && (loop_completed_ || exit_status == 0) && !gather_pending_) {
     PMPI_Op_free(&record_op_);
     PMPI_Type_free(&record_type_);
     PMPI_Comm_free(&transport_.comm);

@@ -3,9 +3,11 @@
 tests/multinode/netns_hosts.sh), 2 ranks each, examples/mpi_gemm under `flopledger run`.
 
   1. a clean job: exact totals and every row exact, the segment lists the 3 hosts, the
-     environment records which ranks ran where (rank_placement);
+     environment records which ranks ran where (rank_placement) and the exact FLOPs of each
+     host (flops_per_host), which sum to the total;
   2. node loss: every process of host 3 (its orted and both ranks) SIGKILLed mid-run: the job
-     ends, the ledger on rank 0's host keeps every flushed row (exact), verify passes; the
+     ends, the ledger on rank 0's host keeps every flushed row (exact), verify passes, the
+     report says the FLOPs per host were not recorded (the job did not end with every rank); the
      runtime cannot name the lost host (rank 0 is killed by mpirun), so the job's epilog stamps
      it: `flopledger stamp --state killed --scheduler-state "NODE_FAIL <host>"`;
   3. network partition: host 3's link taken down mid-run; the job is ended (SIGTERM to the
@@ -201,6 +203,33 @@ def clean_job(c, paths, state, args):
     text = E.run([paths.cli, "report", ledger], env=E.base_env(), timeout=60)
     c.check(f"ranks per host: {placement()}\n" in text.stdout,
             f"{label}: the text report shows the ranks per host", text.tail())
+    # FLOPs per host: ranks 2(i-1) and 2(i-1)+1 ran on host i (mpi_gemm's shapes grow with the
+    # rank, so every host's figure differs); every FLOP is in the train phase.
+    per_host = [sum(sum(exp["step_flops"][r]) for r in (2 * (i - 1), 2 * (i - 1) + 1))
+                for i in range(1, HOSTS + 1)]
+    c.check(len(set(per_host)) == HOSTS, f"{label}: (self-check) the hosts' figures differ",
+            per_host)
+    c.equal(sum(per_host), exp["total"], f"{label}: (self-check) the hosts' figures sum to the "
+                                         "total")
+    expected = " ".join(f"{host_name(i)}={per_host[i - 1]}" for i in range(1, HOSTS + 1))
+    c.equal(env.get("flops_per_host"), expected,
+            f"{label}: the environment records the exact FLOPs of each host")
+    c.equal(env.get("flops_per_host_toward_threshold"), expected,
+            f"{label}: ... and toward the threshold (train phase only)")
+    hosts_json = (segs[0].get("flops_per_host") if segs else None) or []
+    c.equal([(h.get("host"), int(h.get("flops"))) for h in hosts_json],
+            [(host_name(i), per_host[i - 1]) for i in range(1, HOSTS + 1)],
+            f"{label}: report --json shows the FLOPs per host")
+    c.equal(sum(int(h.get("flops")) for h in hosts_json), int((rep or {}).get("counted_flops", -1)),
+            f"{label}: the per-host FLOPs sum exactly to the ledger's counted total")
+    c.check(f"FLOPs per host: {expected}\n" in text.stdout,
+            f"{label}: the text report shows the FLOPs per host", text.tail())
+    md = E.run([paths.cli, "report", ledger, "--markdown"], env=E.base_env(), timeout=60)
+    c.check("FLOPs per host" in md.stdout and host_name(3) in md.stdout
+            and str(per_host[2]) in md.stdout,
+            f"{label}: the Markdown report shows the FLOPs per host", md.tail())
+    leftovers = [f for f in os.listdir(os.path.dirname(ledger)) if f.startswith(".flopledger-")]
+    c.equal(leftovers, [], f"{label}: the ledger-directory probe was removed")
     verify_ok(c, paths, ledger, label)
 
 
@@ -230,6 +259,15 @@ def node_loss(c, paths, state, args):
     c.check(len(trace["steps"]) >= flushed, f"{label}: the rows flushed before the loss are "
                                             f"kept ({len(trace['steps'])} >= {flushed} rows)")
     verify_ok(c, paths, ledger, f"{label}, before the stamp")
+    if segs:
+        c.equal(segs[0].get("flops_per_host", "absent"), None,
+                f"{label}: no FLOPs per host (the job did not end with every rank)")
+        c.check("did not end with every rank" in (segs[0].get("flops_per_host_missing") or ""),
+                f"{label}: report --json says why the FLOPs per host are missing", segs[0])
+    text = E.run([paths.cli, "report", ledger], env=E.base_env(), timeout=60)
+    c.check("FLOPs per host: not recorded: the job did not end with every rank" in text.stdout,
+            f"{label}: the text report says the FLOPs per host were not recorded, and why",
+            text.tail())
     job_id = segs[0].get("job_id") if segs else ""
     res = E.run([paths.cli, "stamp", ledger, "--job-id", str(job_id), "--state", "killed",
                  "--scheduler-state", f"NODE_FAIL {host_name(3)}"], env=E.base_env(), timeout=60)
