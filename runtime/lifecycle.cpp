@@ -24,6 +24,7 @@
 #include <atomic>
 #include <chrono>
 #include <climits>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
@@ -31,6 +32,7 @@
 #include <vector>
 
 #include "counters.hpp"
+#include "ledger_probe.hpp"
 #include "log.hpp"
 #include "meter.hpp"
 #include "source.hpp"
@@ -248,6 +250,16 @@ void begin_with_mpi(int provided) {
       log_line("metering is OFF for this job: fix the configuration errors above");
     PMPI_Comm_free(&transport.comm);
     return;
+  }
+  // A multi-host job whose ledger not every host sees is refused on every rank alike, before
+  // the program runs (docs/multinode.md). _exit: exit handlers would take g_mutex, held here.
+  if (!ledger_seen_by_every_host(transport.comm, transport.rank, transport.size, g_config,
+                                 identity)) {
+    PMPI_Comm_free(&transport.comm);
+    PMPI_Finalize();
+    std::fflush(stdout);
+    std::fflush(stderr);
+    _exit(kLedgerRefusedExit);
   }
   identity.job_id = job_id();
   identity.launcher = launcher_name();

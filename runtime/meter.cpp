@@ -13,7 +13,6 @@
 #include <vector>
 
 #include <signal.h>
-#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "accounting/analytic.hpp"
@@ -48,21 +47,6 @@ std::string utc_iso(double unix_seconds) {
   char text[32];
   strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &parts);
   return text;
-}
-
-// The name of the file system holding `path` when it is node-local memory (tmpfs, ramfs): gone
-// when the node reboots or is lost, and seen by no other node. Empty otherwise (or unknown).
-std::string memory_file_system(const std::string &path) {
-  constexpr long kTmpfsMagic = 0x01021994, kRamfsMagic = 0x858458f6;
-  const std::size_t slash = path.rfind('/');
-  const std::string directory =
-      slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
-  struct statfs info {};
-  if (statfs(directory.c_str(), &info) != 0) return "";
-  const long type = static_cast<long>(info.f_type);
-  if (type == kTmpfsMagic) return "tmpfs";
-  if (type == kRamfsMagic) return "ramfs";
-  return "";
 }
 
 // One step cut (or time cut) waiting for its round.
@@ -166,9 +150,8 @@ private:
   // Rank 0 only, touched by the meter thread (or by finish() after the thread ended).
   std::unique_ptr<TraceSink> sink_;
   bool sink_failed_reported_ = false;
-  bool ledger_written_ = false;    ///< the ledger was opened and its segment begun
-  std::string node_local_warning_; ///< the memory file system of a multi-host job's ledger
-  std::string chain_head_;         ///< the ledger's chain head when the segment ended
+  bool ledger_written_ = false; ///< the ledger was opened and its segment begun
+  std::string chain_head_;      ///< the ledger's chain head when the segment ended
   std::uint32_t segment_id_ = 0;
   std::uint64_t next_row_ = 0;
   std::uint64_t segment_rows_ = 0;
@@ -273,20 +256,6 @@ void Meter::open_ledger() {
   header.base_model = config_.base_model;
   header.config = describe(config_);
   header.rule_set_text = config_.rules.text;
-  // A job on several hosts with its ledger in one node's memory: the ledger is lost with that
-  // node, and the next job's rank 0 on another node starts a new one (docs/multinode.md). The
-  // job has started already: warn, and still record (no record at all would be worse).
-  if (identity_.hosts.find(',') != std::string::npos) {
-    const std::string memory = memory_file_system(config_.ledger);
-    if (!memory.empty()) {
-      log_line("WARNING: the ledger %s is on %s, memory of rank 0's node only, while this job "
-               "runs on several hosts (%s): it is lost with that node, and a later job whose "
-               "rank 0 runs elsewhere starts a new ledger. Put FLOPLEDGER_LEDGER on the "
-               "cluster's shared file system (docs/multinode.md)",
-               config_.ledger.c_str(), memory.c_str(), identity_.hosts.c_str());
-      node_local_warning_ = memory;
-    }
-  }
   std::string error;
   sink_ = open_trace(config_.ledger, header, io::IntegrityKey{config_.hmac_key}, error);
   if (!sink_) {
@@ -313,11 +282,11 @@ void Meter::open_ledger() {
              sink_->error().c_str());
   add_event("segment_start", "world_size=" + std::to_string(transport_.size) +
                                  " launcher=" + identity_.launcher + " hosts=" + identity_.hosts);
-  if (!node_local_warning_.empty())
-    add_event("ledger_node_local", "the ledger is on " + node_local_warning_ +
-                                       " (memory of rank 0's node) while the job runs on "
-                                       "several hosts: " +
-                                       identity_.hosts);
+  if (!identity_.ledger_unseen_by.empty())
+    add_event("ledger_node_local",
+              "hosts " + identity_.ledger_unseen_by +
+                  " did not see the ledger's directory (node-local on rank 0's host " +
+                  identity_.host_names[0] + "); the job went on with LEDGER_NODE_LOCAL=allow");
   // The running totals of the other methods continue from the ledger's last row.
   const io::StepRow last = sink_->last_row();
   cumulative_analytic_ = last.cumulative_analytic;
