@@ -634,6 +634,12 @@ def main():
             for i in range(1, HOSTS + 1):
                 kill_host(i)
             harness("link", FL_NAME, "3", "up")
+            # Neighbour entries that failed during a partition make the next job's first TCP
+            # connect fail at once ("unable to complete a TCP connection", seen once after the
+            # partition case needed its SIGKILL): start every case with fresh ones.
+            for i in range(1, HOSTS + 1):
+                subprocess.run(["ip", "-n", f"{FL_NAME}-h{i}", "neigh", "flush", "all"],
+                               capture_output=True)
         print(f"multinode: every case in {time.time() - t0:.1f}s", flush=True)
     finally:
         down = harness("down", FL_NAME)
