@@ -314,6 +314,14 @@ std::optional<std::string> apply_enable(const std::string &value, Config &config
   return std::nullopt;
 }
 
+std::optional<std::string> apply_ledger_node_local(const std::string &value, Config &config) {
+  if (value != "refuse" && value != "allow")
+    return "expected refuse (a multi-host job whose ledger some host does not see is refused) or "
+           "allow";
+  config.ledger_node_local_allowed = value == "allow";
+  return std::nullopt;
+}
+
 std::string flag_text(bool value) {
   return value ? "1" : "0";
 }
@@ -383,6 +391,12 @@ const std::vector<Setting> &settings() {
        "file whose bytes (at least 16) key the ledger's hash chain (HMAC-SHA256); empty: plain "
        "SHA-256. The key itself is never printed nor stored",
        apply_hmac_key_file, [](const Config &c) { return c.hmac_key_file; }},
+      {"LEDGER_NODE_LOCAL",
+       "refuse (default) or allow a multi-host job whose ledger directory not every host sees",
+       apply_ledger_node_local,
+       [](const Config &c) {
+         return std::string(c.ledger_node_local_allowed ? "allow" : "refuse");
+       }},
   };
   return table;
 }

@@ -44,6 +44,9 @@ struct Config {
   std::uint64_t nvml_period_ms = 1000; ///< NVML_PERIOD_MS: sampling period, 10 to 60000 ms
   std::string hmac_key_file; ///< HMAC_KEY_FILE: key of the ledger's keyed chain ("": none)
   std::string hmac_key;      ///< its bytes (never printed nor stored in the ledger)
+  /// LEDGER_NODE_LOCAL: allow a multi-host job whose ledger directory some host does not see
+  /// (refused by default: docs/multinode.md)
+  bool ledger_node_local_allowed = false;
 };
 
 /// One configuration problem, already phrased for people.

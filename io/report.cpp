@@ -143,7 +143,73 @@ std::string rank_placement(const TraceContents &trace, std::uint32_t segment) {
   return "";
 }
 
+std::string environment_value(const TraceContents &trace, std::uint32_t segment,
+                              const std::string &key) {
+  for (const EnvironmentEntry &e : trace.environment)
+    if (e.segment == segment && e.key == key) return e.value;
+  return "";
+}
+
+// "nodeA=123 nodeB=45" into (host, figure) pairs; false when it is not that.
+bool parse_host_figures(const std::string &text, std::vector<std::pair<std::string, u128>> &out) {
+  std::istringstream words(text);
+  std::string word;
+  while (words >> word) {
+    const std::size_t equals = word.rfind('=');
+    if (equals == std::string::npos || equals == 0) return false;
+    const std::string digits = word.substr(equals + 1);
+    if (digits.empty() || digits.find_first_not_of("0123456789") != std::string::npos) return false;
+    const ParsedFlops figure = parse_flops(digits);
+    if (!figure.ok) return false;
+    out.emplace_back(word.substr(0, equals), figure.value);
+  }
+  return !out.empty();
+}
+
+void json_flops_per_host(JsonWriter &json, const TraceContents &trace, const Segment &s) {
+  std::string why;
+  const std::vector<HostFlops> hosts = flops_per_host(trace, s, why);
+  if (hosts.empty()) {
+    json.key("flops_per_host").null();
+    json.field("flops_per_host_missing", why);
+    return;
+  }
+  json.key("flops_per_host").begin_array();
+  for (const HostFlops &h : hosts)
+    json.begin_object()
+        .field("host", h.host)
+        .field("flops", to_decimal(h.flops))
+        .field("flops_toward_threshold", to_decimal(h.flops_toward_threshold))
+        .end_object();
+  json.end_array();
+  json.key("flops_per_host_missing").null();
+}
+
 } // namespace
+
+std::vector<HostFlops> flops_per_host(const TraceContents &trace, const Segment &segment,
+                                      std::string &why_missing) {
+  why_missing.clear();
+  std::vector<std::pair<std::string, u128>> every, toward;
+  const bool parsed =
+      parse_host_figures(environment_value(trace, segment.id, "flops_per_host"), every) &&
+      parse_host_figures(environment_value(trace, segment.id, "flops_per_host_toward_threshold"),
+                         toward) &&
+      every.size() == toward.size();
+  std::vector<HostFlops> hosts;
+  for (std::size_t i = 0; parsed && i < every.size(); ++i)
+    hosts.push_back({every[i].first, every[i].second, toward[i].second});
+  if (!hosts.empty()) return hosts;
+  if (segment.state != FLOPLEDGER_SEGMENT_CLEAN)
+    why_missing = "not recorded: the job did not end with every rank (segment " +
+                  std::string(segment_state_name(segment.state)) + ")";
+  else if (!environment_value(trace, segment.id, "flops_per_host").empty())
+    why_missing = "not recorded: the flops_per_host entry cannot be read";
+  else
+    why_missing = "not recorded: written by a flopledger without per-host subtotals, or the "
+                  "end-of-job gather did not complete (see the job's log)";
+  return hosts;
+}
 
 void json_segments(JsonWriter &json, const TraceContents &trace) {
   json.key("segments").begin_array();
@@ -175,6 +241,7 @@ void json_segments(JsonWriter &json, const TraceContents &trace) {
       json.key("rank_placement").null();
     else
       json.field("rank_placement", placement);
+    json_flops_per_host(json, trace, s);
     const auto slurm = slurm_facts(trace, s.id);
     if (slurm.empty()) {
       json.key("slurm").null();
@@ -274,6 +341,25 @@ void text_segments(std::ostringstream &out, const TraceContents &trace) {
     const std::string placement = rank_placement(trace, s.id);
     if (!placement.empty() && s.hosts.find(',') != std::string::npos)
       out << "     ranks per host: " << placement << "\n";
+    std::string why;
+    const std::vector<HostFlops> hosts = flops_per_host(trace, s, why);
+    if (hosts.empty()) {
+      out << "     FLOPs per host: " << why << "\n";
+    } else {
+      bool differs = false;
+      out << "     FLOPs per host:";
+      for (const HostFlops &h : hosts) {
+        out << " " << h.host << "=" << to_decimal(h.flops);
+        differs = differs || h.flops != h.flops_toward_threshold;
+      }
+      out << "\n";
+      if (differs) {
+        out << "     FLOPs per host toward the threshold:";
+        for (const HostFlops &h : hosts)
+          out << " " << h.host << "=" << to_decimal(h.flops_toward_threshold);
+        out << "\n";
+      }
+    }
     const auto slurm = slurm_facts(trace, s.id);
     if (!slurm.empty()) {
       out << "     SLURM:";

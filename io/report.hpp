@@ -69,6 +69,19 @@ std::string iso_utc(double unix_seconds);
 void json_segments(JsonWriter &json, const TraceContents &trace);
 void json_events(JsonWriter &json, const TraceContents &trace);
 
+/// One host's counted FLOPs in a segment (the "flops_per_host" environment entries).
+struct HostFlops {
+  std::string host;
+  u128 flops = 0;                  ///< every phase
+  u128 flops_toward_threshold = 0; ///< the phases the ledger's rule set counts
+};
+
+/// The per-host subtotals of a segment, rank 0's host first. Empty, with `why_missing` phrased
+/// for people, when the segment has none (the job did not end with every rank, or an older
+/// writer).
+std::vector<HostFlops> flops_per_host(const TraceContents &trace, const Segment &segment,
+                                      std::string &why_missing);
+
 /// A readable multi-line summary: verdict first, figures to two significant figures and exact.
 std::string report_text(const Report &report);
 

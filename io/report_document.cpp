@@ -258,10 +258,24 @@ DocSection segments_section(const Audit &a) {
                       std::string(segment_state_text(g.state)), std::to_string(g.exit_status),
                       std::to_string(g.rows)});
   }
-  if (t.rows.empty())
+  if (t.rows.empty()) {
     s.blocks.push_back(paragraph("No segments recorded."));
-  else
-    s.blocks.push_back(table(std::move(t)));
+    return s;
+  }
+  s.blocks.push_back(table(std::move(t)));
+  // Counted FLOPs per host (gathered from every rank when the job ended with every rank).
+  s.blocks.push_back(paragraph("FLOPs per host", DocBlock::Strong));
+  DocTable hosts;
+  hosts.head = {"#", "host", "FLOPs, every phase", "FLOPs toward the threshold"};
+  for (const Segment &g : trace.segments) {
+    std::string why;
+    const std::vector<HostFlops> figures = flops_per_host(trace, g, why);
+    if (figures.empty()) hosts.rows.push_back({std::to_string(g.id), "-", why, ""});
+    for (const HostFlops &h : figures)
+      hosts.rows.push_back({std::to_string(g.id), h.host, flops_with_exact(h.flops),
+                            flops_with_exact(h.flops_toward_threshold)});
+  }
+  s.blocks.push_back(table(std::move(hosts)));
   return s;
 }
 

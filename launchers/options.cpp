@@ -31,6 +31,8 @@ const ConfigFlag kConfigFlags[] = {
     {"base-model", "BASE_MODEL", "free-text identifier of the original model"},
     {"exit-timeout", "EXIT_TIMEOUT", "seconds a failing rank waits to hand over its counts"},
     {"phase", "PHASE", "initial phase: train, recompute, eval, synthetic_data, other"},
+    {"ledger-node-local", "LEDGER_NODE_LOCAL",
+     "refuse (default) or allow a multi-host job whose ledger directory some host does not see"},
 };
 
 } // namespace

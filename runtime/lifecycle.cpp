@@ -24,6 +24,7 @@
 #include <atomic>
 #include <chrono>
 #include <climits>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
@@ -31,6 +32,7 @@
 #include <vector>
 
 #include "counters.hpp"
+#include "ledger_probe.hpp"
 #include "log.hpp"
 #include "meter.hpp"
 #include "source.hpp"
@@ -156,6 +158,7 @@ void gather_hosts(MPI_Comm comm, int rank, int size, JobIdentity &identity) {
       ranks_of.emplace_back();
     }
     ranks_of[i].push_back(r);
+    identity.host_of_rank.push_back(static_cast<std::uint32_t>(i));
   }
   std::string joined, placement;
   for (std::size_t i = 0; i < distinct.size(); ++i) {
@@ -164,6 +167,7 @@ void gather_hosts(MPI_Comm comm, int rank, int size, JobIdentity &identity) {
   }
   identity.hosts = joined;
   identity.rank_placement = placement;
+  identity.host_names = distinct;
 }
 
 void at_exit(int status, void *);
@@ -247,6 +251,16 @@ void begin_with_mpi(int provided) {
     PMPI_Comm_free(&transport.comm);
     return;
   }
+  // A multi-host job whose ledger not every host sees is refused on every rank alike, before
+  // the program runs (docs/multinode.md). _exit: exit handlers would take g_mutex, held here.
+  if (!ledger_seen_by_every_host(transport.comm, transport.rank, transport.size, g_config,
+                                 identity)) {
+    PMPI_Comm_free(&transport.comm);
+    PMPI_Finalize();
+    std::fflush(stdout);
+    std::fflush(stderr);
+    _exit(kLedgerRefusedExit);
+  }
   identity.job_id = job_id();
   identity.launcher = launcher_name();
   begin(transport, identity);
@@ -263,6 +277,8 @@ void begin_local() {
   gethostname(host, sizeof host - 1);
   identity.hosts = host;
   identity.rank_placement = std::string(host) + ":0";
+  identity.host_names = {host};
+  identity.host_of_rank = {0};
   identity.launcher = "none";
   identity.job_id = std::to_string(getpid());
   begin(transport, identity);

@@ -2,6 +2,7 @@
 
 #include <time.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -9,9 +10,9 @@
 #include <deque>
 #include <mutex>
 #include <thread>
+#include <vector>
 
 #include <signal.h>
-#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "accounting/analytic.hpp"
@@ -46,21 +47,6 @@ std::string utc_iso(double unix_seconds) {
   char text[32];
   strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &parts);
   return text;
-}
-
-// The name of the file system holding `path` when it is node-local memory (tmpfs, ramfs): gone
-// when the node reboots or is lost, and seen by no other node. Empty otherwise (or unknown).
-std::string memory_file_system(const std::string &path) {
-  constexpr long kTmpfsMagic = 0x01021994, kRamfsMagic = 0x858458f6;
-  const std::size_t slash = path.rfind('/');
-  const std::string directory =
-      slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
-  struct statfs info {};
-  if (statfs(directory.c_str(), &info) != 0) return "";
-  const long type = static_cast<long>(info.f_type);
-  if (type == kTmpfsMagic) return "tmpfs";
-  if (type == kRamfsMagic) return "ramfs";
-  return "";
 }
 
 // One step cut (or time cut) waiting for its round.
@@ -118,7 +104,8 @@ public:
 private:
   void loop();
   bool round(const Cut &cut, const RankFlags &flags, Control &control);
-  bool wait(MPI_Request &request);
+  bool wait(MPI_Request &request, Clock::time_point deadline = Clock::time_point::max());
+  void gather_host_totals();
   void decide(const wire::Record &reduced, Control &control);
   void record_round(const Control &control);
   void open_ledger();
@@ -128,6 +115,7 @@ private:
   void write_notes();
   void record_environment();
   void record_late_environment();
+  void record_host_totals();
   void other_methods(const JobPeriod &period, double seconds);
   void choose_verdict_figure();
   void forecast_and_budget(Control &control);
@@ -162,9 +150,8 @@ private:
   // Rank 0 only, touched by the meter thread (or by finish() after the thread ended).
   std::unique_ptr<TraceSink> sink_;
   bool sink_failed_reported_ = false;
-  bool ledger_written_ = false;    ///< the ledger was opened and its segment begun
-  std::string node_local_warning_; ///< the memory file system of a multi-host job's ledger
-  std::string chain_head_;         ///< the ledger's chain head when the segment ended
+  bool ledger_written_ = false; ///< the ledger was opened and its segment begun
+  std::string chain_head_;      ///< the ledger's chain head when the segment ended
   std::uint32_t segment_id_ = 0;
   std::uint64_t next_row_ = 0;
   std::uint64_t segment_rows_ = 0;
@@ -182,6 +169,13 @@ private:
   JobFlags pending_flags_;
   Verdict verdict_;
   bool loop_completed_ = false;
+
+  // Every rank: its own counts over the job, for the per-host subtotals at the end.
+  u128 rank_counted_ = 0, rank_modification_ = 0;
+  // Rank 0: "nodeA=123 nodeB=45" (every phase; the phases the rule set counts), when every rank
+  // ended the job together and the end-of-job gather succeeded; empty otherwise.
+  std::string flops_per_host_, flops_per_host_toward_threshold_;
+  bool gather_pending_ = false; ///< the gather gave up: the communicator cannot be freed
 
   std::mutex state_mutex_;
   flopledger_state state_{};
@@ -262,20 +256,6 @@ void Meter::open_ledger() {
   header.base_model = config_.base_model;
   header.config = describe(config_);
   header.rule_set_text = config_.rules.text;
-  // A job on several hosts with its ledger in one node's memory: the ledger is lost with that
-  // node, and the next job's rank 0 on another node starts a new one (docs/multinode.md). The
-  // job has started already: warn, and still record (no record at all would be worse).
-  if (identity_.hosts.find(',') != std::string::npos) {
-    const std::string memory = memory_file_system(config_.ledger);
-    if (!memory.empty()) {
-      log_line("WARNING: the ledger %s is on %s, memory of rank 0's node only, while this job "
-               "runs on several hosts (%s): it is lost with that node, and a later job whose "
-               "rank 0 runs elsewhere starts a new ledger. Put FLOPLEDGER_LEDGER on the "
-               "cluster's shared file system (docs/multinode.md)",
-               config_.ledger.c_str(), memory.c_str(), identity_.hosts.c_str());
-      node_local_warning_ = memory;
-    }
-  }
   std::string error;
   sink_ = open_trace(config_.ledger, header, io::IntegrityKey{config_.hmac_key}, error);
   if (!sink_) {
@@ -302,11 +282,11 @@ void Meter::open_ledger() {
              sink_->error().c_str());
   add_event("segment_start", "world_size=" + std::to_string(transport_.size) +
                                  " launcher=" + identity_.launcher + " hosts=" + identity_.hosts);
-  if (!node_local_warning_.empty())
-    add_event("ledger_node_local", "the ledger is on " + node_local_warning_ +
-                                       " (memory of rank 0's node) while the job runs on "
-                                       "several hosts: " +
-                                       identity_.hosts);
+  if (!identity_.ledger_unseen_by.empty())
+    add_event("ledger_node_local",
+              "hosts " + identity_.ledger_unseen_by +
+                  " did not see the ledger's directory (node-local on rank 0's host " +
+                  identity_.host_names[0] + "); the job went on with LEDGER_NODE_LOCAL=allow");
   // The running totals of the other methods continue from the ledger's last row.
   const io::StepRow last = sink_->last_row();
   cumulative_analytic_ = last.cumulative_analytic;
@@ -367,6 +347,15 @@ void Meter::record_late_environment() {
   const std::string cupti = gpu::gpu_cupti_status();
   if (cupti != gpu_status_.cupti)
     sink_->add_environment({segment_id_, "gpu_cupti", cupti + " (at job end)"});
+}
+
+// The per-host subtotals (docs/trace-format.md, flops_per_host); none when the job did not end
+// with every rank, which the report then says.
+void Meter::record_host_totals() {
+  if (!sink_ || flops_per_host_.empty()) return;
+  sink_->add_environment({segment_id_, "flops_per_host", flops_per_host_});
+  sink_->add_environment(
+      {segment_id_, "flops_per_host_toward_threshold", flops_per_host_toward_threshold_});
 }
 
 void Meter::note(const std::string &kind, const std::string &detail, std::uint64_t step,
@@ -459,12 +448,15 @@ void Meter::loop() {
     if (!ok) return; // gave up (exiting with an error) or MPI failed
     if (control.all_done || control.stop_reducing) {
       loop_completed_ = control.all_done != 0;
+      // Every rank took part in this last round and none is leaving with an error: every rank
+      // reaches this one more collective.
+      if (control.all_done && !control.stop_reducing) gather_host_totals();
       return;
     }
   }
 }
 
-bool Meter::wait(MPI_Request &request) {
+bool Meter::wait(MPI_Request &request, Clock::time_point deadline) {
   int done = 0;
   const timespec pause{0, 100 * 1000}; // 0.1 ms between polls: cheap for the cores that train
   for (;;) {
@@ -473,7 +465,53 @@ bool Meter::wait(MPI_Request &request) {
     if (leaving_.load(std::memory_order_relaxed) &&
         Clock::now().time_since_epoch().count() > give_up_at_ns_.load())
       return false;
+    if (Clock::now() > deadline) return false;
     nanosleep(&pause, nullptr);
+  }
+}
+
+// After the last round, when every rank ended the job together: each rank's own counted FLOPs
+// (every phase, and the phases the rule set counts) go to rank 0 as exact 128-bit integers,
+// which sums them per host. Bounded by EXIT_TIMEOUT; a failure costs only the subtotals.
+void Meter::gather_host_totals() {
+  const std::uint64_t mine[4] = {lo_word(rank_counted_), hi_word(rank_counted_),
+                                 lo_word(rank_modification_), hi_word(rank_modification_)};
+  const std::size_t ranks = static_cast<std::size_t>(transport_.size);
+  std::vector<std::uint64_t> all(transport_.rank == 0 ? 4 * ranks : 4);
+  if (transport_.use_mpi) {
+    const auto deadline = Clock::now() + std::chrono::duration_cast<Clock::duration>(
+                                             std::chrono::duration<double>(config_.exit_timeout));
+    MPI_Request request;
+    if (PMPI_Igather(mine, 4, MPI_UINT64_T, all.data(), 4, MPI_UINT64_T, 0, transport_.comm,
+                     &request) != MPI_SUCCESS) {
+      if (transport_.rank == 0)
+        log_line("the end-of-job gather of the per-host FLOPs failed; they are not recorded");
+      return;
+    }
+    if (!wait(request, deadline)) {
+      gather_pending_ = true;
+      if (transport_.rank == 0)
+        log_line("the end-of-job gather of the per-host FLOPs did not complete within "
+                 "EXIT_TIMEOUT; they are not recorded");
+      return;
+    }
+  } else {
+    std::copy(mine, mine + 4, all.begin());
+  }
+  if (transport_.rank != 0) return;
+  const std::vector<std::string> &hosts = identity_.host_names;
+  if (hosts.empty() || identity_.host_of_rank.size() != ranks) return;
+  std::vector<u128> counted(hosts.size(), 0), modification(hosts.size(), 0);
+  for (std::size_t r = 0; r < ranks; ++r) {
+    const std::uint32_t host = identity_.host_of_rank[r];
+    counted[host] = saturating_add(counted[host], from_words(all[4 * r], all[4 * r + 1]));
+    modification[host] =
+        saturating_add(modification[host], from_words(all[4 * r + 2], all[4 * r + 3]));
+  }
+  for (std::size_t h = 0; h < hosts.size(); ++h) {
+    const std::string separator = h == 0 ? "" : " ";
+    flops_per_host_ += separator + hosts[h] + "=" + to_decimal(counted[h]);
+    flops_per_host_toward_threshold_ += separator + hosts[h] + "=" + to_decimal(modification[h]);
   }
 }
 
@@ -481,6 +519,12 @@ bool Meter::round(const Cut &cut, const RankFlags &flags, Control &control) {
   wire::Record mine, reduced;
   RankPeriod period = cut.period;
   gpu::gpu_fill(period); // this rank's energy and kernel times up to now
+  rank_counted_ = saturating_add(rank_counted_, period.total_flops());
+  for (std::size_t phase = 0; phase < kPhases; ++phase)
+    if (rules_->phase_counts[phase])
+      for (std::size_t s = 0; s < kSources; ++s)
+        for (std::size_t p = 0; p < kPrecisions; ++p)
+          rank_modification_ = saturating_add(rank_modification_, period.flops[s][p][phase]);
   wire::pack(period, flags, mine);
   if (transport_.use_mpi) {
     MPI_Request request;
@@ -956,10 +1000,11 @@ bool Meter::finish(int exit_status) {
     }
     write_notes();
     record_late_environment();
+    record_host_totals();
     end_segment(exit_status);
     print_summary();
   }
-  if (transport_.use_mpi && (loop_completed_ || exit_status == 0)) {
+  if (transport_.use_mpi && (loop_completed_ || exit_status == 0) && !gather_pending_) {
     PMPI_Op_free(&record_op_);
     PMPI_Type_free(&record_type_);
     PMPI_Comm_free(&transport_.comm);

@@ -12,8 +12,12 @@ each N the test checks, exactly:
     steps, ranks, a clean segment, the verdict fields;
   - the HDF5 trace, row by row: each row's FLOPs and tokens, the per-rank MIN (rank 0) and MAX
     (rank N-1) of its steps, the running cumulative total;
+  - the FLOPs per host (one host here): the environment entry flops_per_host, `report --json`
+    and the text report, equal to the segment's total;
   - the same job with the BLAS spy preloaded in front of the runtime (`--extra-preload`): the
-    spy's independent count equals flopledger's and the expected figures.
+    spy's independent count equals flopledger's and the expected figures;
+  - mpi_gemm without a launcher (the runtime preloaded into one process, no MPI metering): one
+    host, its FLOPs per host equal the total.
 """
 
 import os
@@ -24,6 +28,45 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import e2e_common as E  # noqa: E402
 
 STEPS = 4
+
+
+def check_flops_per_host(c, paths, ledger, rep, label, total):
+    """One host: its subtotal is the segment's total, in the environment, JSON and text."""
+    host = socket.gethostname()
+    env = {e["key"]: e["value"] for e in E.read_environment(ledger)}
+    c.equal(env.get("flops_per_host"), f"{host}={total}",
+            f"{label}: flops_per_host in the environment (one host, the total)")
+    c.equal(env.get("flops_per_host_toward_threshold"), f"{host}={total}",
+            f"{label}: flops_per_host_toward_threshold (every FLOP is in the train phase)")
+    segs = (rep or {}).get("segments") or [{}]
+    c.equal(segs[0].get("flops_per_host"),
+            [{"host": host, "flops": str(total), "flops_toward_threshold": str(total)}],
+            f"{label}: report --json shows the FLOPs per host with the segment")
+    c.equal(segs[0].get("flops_per_host_missing", "absent"), None,
+            f"{label}: report --json: flops_per_host_missing is null")
+    c.equal(sum(int(h["flops"]) for h in segs[0].get("flops_per_host") or []),
+            int((rep or {}).get("counted_flops", -1)),
+            f"{label}: the per-host FLOPs sum to the counted total")
+    text = E.run([paths.cli, "report", ledger], env=E.base_env(), timeout=60)
+    c.check(f"FLOPs per host: {host}={total}\n" in text.stdout,
+            f"{label}: the text report shows the FLOPs per host", text.tail())
+
+
+def no_launcher(c, paths, args):
+    """The runtime preloaded into one process without a launcher: no MPI metering, one host."""
+    label = "no launcher"
+    exp = E.mpi_gemm_expected(1, STEPS)
+    ledger = c.path("no-launcher", "ledger.h5")
+    res = E.run([paths.mpi_gemm, "--steps", str(STEPS)],
+                env=E.base_env({"LD_PRELOAD": paths.runtime, "FLOPLEDGER_LEDGER": ledger,
+                                "FLOPLEDGER_EVERY_SECONDS": "3600", "FLOPLEDGER_QUIET": "1"}),
+                timeout=120, verbose=args.verbose)
+    c.ran_ok(res, f"{label}: mpi_gemm with the runtime preloaded")
+    rep = E.report_json(c, paths, ledger, f"{label} report")
+    E.check_report_totals(c, rep, label, exp["total"])
+    segs = (rep or {}).get("segments") or [{}]
+    c.equal(segs[0].get("launcher"), "none", f"{label}: the segment's launcher is none")
+    check_flops_per_host(c, paths, ledger, rep, label, exp["total"])
 
 
 def one_size(c, paths, args, n):
@@ -75,6 +118,7 @@ def one_size(c, paths, args, n):
                           ranks=n)
     E.check_downstream_default(c, rep, label, exp["total"])
     E.check_segments(c, rep, label, n, states=("clean",), exit_status=0)
+    check_flops_per_host(c, paths, ledger, rep, label, exp["total"])
 
     try:
         trace = E.read_trace(ledger)
@@ -150,6 +194,8 @@ def main():
     for n in (1, 2, 4):
         print(f"--- {n} rank(s) ---", flush=True)
         one_size(c, paths, args, n)
+    print("--- no launcher ---", flush=True)
+    no_launcher(c, paths, args)
     c.finish()
 
 

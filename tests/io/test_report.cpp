@@ -286,3 +286,58 @@ TEST_CASE("JSON strings and values") {
   REQUIRE(make_report(trace, report, error));
   CHECK(parse_json(report_json(report))["base_model"].text == trace.header.base_model);
 }
+
+TEST_CASE("FLOPs per host: shown when recorded, and why not when not") {
+  TraceContents trace;
+  trace.header = make_header("unknown");
+  Segment clean;
+  clean.id = 0;
+  clean.hosts = "nodeA,nodeB";
+  clean.state = FLOPLEDGER_SEGMENT_CLEAN;
+  Segment killed = clean;
+  killed.id = 1;
+  killed.state = FLOPLEDGER_SEGMENT_KILLED;
+  Segment old_writer = clean;
+  old_writer.id = 2;
+  trace.segments = {clean, killed, old_writer};
+  // Above 2^64: the figures are exact 128-bit integers.
+  trace.environment.push_back({0, "flops_per_host", "nodeA=36893488147419103232 nodeB=7"});
+  trace.environment.push_back({0, "flops_per_host_toward_threshold", "nodeA=5 nodeB=7"});
+  Report report;
+  std::string error;
+  REQUIRE(make_report(trace, report, error));
+
+  std::string why;
+  const std::vector<HostFlops> hosts = flops_per_host(trace, trace.segments[0], why);
+  REQUIRE(hosts.size() == 2);
+  CHECK(hosts[0].host == "nodeA");
+  CHECK(to_decimal(hosts[0].flops) == "36893488147419103232");
+  CHECK(to_decimal(hosts[0].flops_toward_threshold) == "5");
+  CHECK(hosts[1].host == "nodeB");
+  CHECK(why.empty());
+  CHECK(flops_per_host(trace, trace.segments[1], why).empty());
+  CHECK(why == "not recorded: the job did not end with every rank (segment killed)");
+
+  const Json j = parse_json(report_json(report));
+  CHECK(j["segments"][0]["flops_per_host"][0]["host"].text == "nodeA");
+  CHECK(j["segments"][0]["flops_per_host"][0]["flops"].text == "36893488147419103232");
+  CHECK(j["segments"][0]["flops_per_host"][1]["flops_toward_threshold"].text == "7");
+  CHECK(j["segments"][0]["flops_per_host_missing"].kind == Json::Null);
+  CHECK(j["segments"][1]["flops_per_host"].kind == Json::Null);
+  CHECK(j["segments"][1]["flops_per_host_missing"].text ==
+        "not recorded: the job did not end with every rank (segment killed)");
+  CHECK(contains(j["segments"][2]["flops_per_host_missing"].text,
+                 "written by a flopledger without per-host subtotals"));
+
+  const std::string text = report_text(report);
+  CHECK(contains(text, "FLOPs per host: nodeA=36893488147419103232 nodeB=7\n"));
+  CHECK(contains(text, "FLOPs per host toward the threshold: nodeA=5 nodeB=7\n"));
+  CHECK(contains(text, "FLOPs per host: not recorded: the job did not end with every rank "
+                       "(segment killed)\n"));
+
+  SUBCASE("an entry that is not host=integer pairs is not shown as figures") {
+    trace.environment[0].value = "nodeA=1.5e3";
+    CHECK(flops_per_host(trace, trace.segments[0], why).empty());
+    CHECK(why == "not recorded: the flops_per_host entry cannot be read");
+  }
+}

@@ -12,6 +12,12 @@
 #                                   switch, address FL_SUBNET.254, hostname NAMEctl)
 #   netns_hosts.sh link NAME I up|down   take host I's link up or down (a network partition)
 #
+# Node-local storage: every process started in host I (exec, and the daemons the rsh agent
+# starts) also gets a mount namespace of its own in which STATE/nodelocal is host I's private
+# directory STATE/nodelocal-hI (a bind mount). Everything else, STATE included, is shared by the
+# hosts, as a cluster's shared file system is. The bind mounts exist only in the hosts' mount
+# namespaces and end with their processes: `down` removes the plain directories.
+#
 # Nothing here touches the machine's own network: every address and route lives inside the
 # namespaces. Exit 77 when namespaces cannot be made (not root, no CAP_NET_ADMIN, no iproute2):
 # the tests report a skip then.
@@ -44,9 +50,9 @@ can_make_namespaces() {
     echo "netns_hosts: cannot create a network namespace (needs root or CAP_NET_ADMIN)" >&2
     return 1
   fi
-  if ! ip netns exec "$probe" unshare --uts true 2> /dev/null; then
+  if ! ip netns exec "$probe" unshare --uts --mount true 2> /dev/null; then
     ip netns del "$probe" 2> /dev/null
-    echo "netns_hosts: cannot create a UTS namespace (needs CAP_SYS_ADMIN)" >&2
+    echo "netns_hosts: cannot create UTS and mount namespaces (needs CAP_SYS_ADMIN)" >&2
     return 1
   fi
   ip netns del "$probe"
@@ -71,8 +77,10 @@ cmd_up() {
   # The switch has an address too (FL_SUBNET.254): services every host reaches (slurmctld).
   ip -n "$sw" addr add "$FL_SUBNET.254/24" dev br0
   : > "$state/hostfile"
+  mkdir -p "$state/nodelocal" || die "cannot create $state/nodelocal"
   local i
   for ((i = 1; i <= n; i++)); do
+    mkdir -p "$state/nodelocal-h$i" || die "cannot create $state/nodelocal-h$i"
     local ns
     ns=$(host_ns "$name" "$i")
     ip netns add "$ns" || die "cannot add namespace $ns"
@@ -99,18 +107,20 @@ case "\$host" in
   $FL_SUBNET.[1-9]) ;;
   *) echo "rsh_agent: unknown test host '\$host'" >&2; exit 1 ;;
 esac
-exec ip netns exec "$name-h\$i" unshare --uts sh -c 'hostname "\$1"; shift; exec sh -c "\$*"' \\
-  sh "${name}node\$i" "\$@"
+exec ip netns exec "$name-h\$i" unshare --uts --mount sh -c \\
+  'hostname "\$1" && mount --bind "\$2" "\$3" || exit 1; shift 3; exec sh -c "\$*"' \\
+  sh "${name}node\$i" "$state/nodelocal-h\$i" "$state/nodelocal" "\$@"
 EOF
   chmod +x "$state/rsh_agent"
   echo "$state"
 }
 
 cmd_exec() {
-  local name=$1 i=$2
+  local name=$1 i=$2 state="$FL_STATE_ROOT/$1"
   shift 2
-  exec ip netns exec "$(host_ns "$name" "$i")" unshare --uts sh -c \
-    'hostname "$1"; shift; exec "$@"' sh "$(host_name "$name" "$i")" "$@"
+  exec ip netns exec "$(host_ns "$name" "$i")" unshare --uts --mount sh -c \
+    'hostname "$1" && mount --bind "$2" "$3" || exit 1; shift 3; exec "$@"' \
+    sh "$(host_name "$name" "$i")" "$state/nodelocal-h$i" "$state/nodelocal" "$@"
 }
 
 # Like exec, but only the network namespace is entered: the mount namespace (and so /sys with

@@ -453,6 +453,15 @@ TEST_CASE("errors from every layer are collected together") {
   CHECK(result.errors[4].message == "--quiet='2': expected 0 or 1");
 }
 
+TEST_CASE("LEDGER_NODE_LOCAL") {
+  CHECK_FALSE(Config{}.ledger_node_local_allowed);
+  CHECK(valid({{"FLOPLEDGER_LEDGER_NODE_LOCAL", "allow"}}).ledger_node_local_allowed);
+  CHECK_FALSE(valid({{"FLOPLEDGER_LEDGER_NODE_LOCAL", "refuse"}}).ledger_node_local_allowed);
+  CHECK(only_error({{"FLOPLEDGER_LEDGER_NODE_LOCAL", "yes"}}) ==
+        "FLOPLEDGER_LEDGER_NODE_LOCAL='yes': expected refuse (a multi-host job whose ledger some "
+        "host does not see is refused) or allow");
+}
+
 TEST_CASE("describe prints the effective configuration in a fixed order") {
   using Lines = std::vector<std::pair<std::string, std::string>>;
   CHECK(describe(Config{}) == Lines{{"LEDGER", "flopledger.h5"},
@@ -476,7 +485,8 @@ TEST_CASE("describe prints the effective configuration in a fixed order") {
                                     {"CUPTI", "1"},
                                     {"NVML", "1"},
                                     {"NVML_PERIOD_MS", "1000"},
-                                    {"HMAC_KEY_FILE", ""}});
+                                    {"HMAC_KEY_FILE", ""},
+                                    {"LEDGER_NODE_LOCAL", "refuse"}});
   const Config config = valid({{"FLOPLEDGER_ORIGINAL_FLOPS", "3.4e22"},
                                {"FLOPLEDGER_EVERY_SECONDS", "0.5"},
                                {"FLOPLEDGER_EXIT_TIMEOUT", "0.05"},
@@ -484,7 +494,7 @@ TEST_CASE("describe prints the effective configuration in a fixed order") {
                                {"FLOPLEDGER_ORIGINAL_SYSTEMIC_RISK", "1"},
                                {"FLOPLEDGER_BASE_MODEL", "org/model"}});
   const Lines lines = describe(config);
-  REQUIRE(lines.size() == 22);
+  REQUIRE(lines.size() == 23);
   CHECK(lines[2].second == "0.5");
   CHECK(lines[3].second == "34000000000000000000000");
   CHECK(lines[4].second == "1");
