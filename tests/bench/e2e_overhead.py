@@ -39,7 +39,7 @@ directory is $FL_BUILD_DIR or build/.
 
 JSON (--out), every time in seconds, ratios dimensionless:
   {"benchmark": "e2e_overhead", "schema": 1,
-   "units": {"wall_s": "s", "train_s": "s", "ratio": "1"},
+   "units": {"wall_s": "s", "train_s": "s", "outside_loop_s": "s", "ratio": "1"},
    "parameters": {"quick", "rounds", "warmup_runs", "order", "steps", "ranks", "batch_size",
                   "seq_len", "d_model", "layers", "heads", "eval_every", "threads_per_rank",
                   "tokens_per_rank_per_step", "target_flopledger_wall_ratio": 1.01},
@@ -48,11 +48,15 @@ JSON (--out), every time in seconds, ratios dimensionless:
    "variants": [{"name", "description", "command": [argv of round 1],
                  "wall_s": {"median", "min", "max", "values": [per round]},
                  "train_s": {... the same ...},
+                 "outside_loop_s": {... the same, of wall_s - train_s per run: interpreter and
+                                    torch import, rendezvous, model set-up, the runtime's
+                                    start-up and shutdown, teardown ...},
                  "ratio_vs_unmetered": null for unmetered, else
                    {"wall": {"median_of_paired", "min", "max", "paired": [per round],
                              "ratio_of_medians"},
                     "train": {... the same ...}},
-                 "added_s_median": {"wall", "train"}  (median of per-round differences)}],
+                 "added_s_median": {"wall", "train", "outside_loop"}  (median of the
+                                    per-round differences to unmetered; null for unmetered)}],
    "checks": {"final_loss_identical": bool (every run of every variant printed the same
               final loss), "final_loss": str, "aws_tokens_processed": int (what the AWS meter
               counted, all ranks), "aws_tokens_expected": int (ranks x steps x batch x seq)}}
@@ -179,10 +183,12 @@ def main():
                   file=sys.stderr, flush=True)
     load_after = list(os.getloadavg())
 
+    outside = {v: [w - t for w, t in zip(wall[v], train_s[v])] for v in VARIANTS}
     variants = []
     for v in VARIANTS:
         entry = {"name": v, "description": DESCRIPTIONS[v], "command": commands[v],
                  "wall_s": B.spread(wall[v]), "train_s": B.spread(train_s[v]),
+                 "outside_loop_s": B.spread(outside[v]),
                  "ratio_vs_unmetered": None, "added_s_median": None}
         if v != "unmetered":
             entry["ratio_vs_unmetered"] = {"wall": ratios(wall[v], wall["unmetered"]),
@@ -190,7 +196,9 @@ def main():
             entry["added_s_median"] = {
                 "wall": B.spread([x - y for x, y in zip(wall[v], wall["unmetered"])])["median"],
                 "train": B.spread([x - y for x, y in zip(train_s[v],
-                                                         train_s["unmetered"])])["median"]}
+                                                         train_s["unmetered"])])["median"],
+                "outside_loop": B.spread([x - y for x, y in zip(outside[v],
+                                                                outside["unmetered"])])["median"]}
         variants.append(entry)
     expected_tokens = a.ranks * a.steps * BATCH * SEQ
     checks = {"final_loss_identical": len(losses) == 1,
@@ -200,7 +208,7 @@ def main():
               "aws_tokens_expected": expected_tokens}
     result = {
         "benchmark": "e2e_overhead", "schema": 1,
-        "units": {"wall_s": "s", "train_s": "s", "ratio": "1"},
+        "units": {"wall_s": "s", "train_s": "s", "outside_loop_s": "s", "ratio": "1"},
         "parameters": {"quick": a.quick, "rounds": a.reps, "warmup_runs": warmup,
                        "order": "rotated" if a.rotate else "fixed",
                        "steps": a.steps, "ranks": a.ranks, "batch_size": BATCH, "seq_len": SEQ,
@@ -234,6 +242,14 @@ def main():
                           f"{x['ratio_of_medians']:.3f}"]
         print("  ".join(f"{c:<{w}}" if i == 0 else f"{c:>{w}}"
                         for i, (c, w) in enumerate(zip(cells, widths))))
+    print("\nwhere the time goes (seconds, median (min..max); added: median of the per-round "
+          "differences to unmetered)")
+    for e in variants:
+        add = e["added_s_median"]
+        extra = "" if add is None else (f"  added: wall {add['wall']:+.2f}, loop "
+                                        f"{add['train']:+.3f}, outside {add['outside_loop']:+.2f}")
+        print(f"  {e['name']:<10} outside the training loop {B.fmt_spread(e['outside_loop_s'], 2)}"
+              f"{extra}")
     fl = variants[1]["ratio_vs_unmetered"]["wall"]
     ref = B.spread(wall["unmetered"])
     noise = (ref["max"] - ref["min"]) / ref["median"]
