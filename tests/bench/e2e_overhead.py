@@ -261,7 +261,7 @@ def main():
           f"(expected {expected_tokens})")
     if a.out:
         with open(a.out, "w", encoding="utf-8") as f:
-            json.dump(result, f, indent=1)
+            json.dump(result, f, indent=1, ensure_ascii=False)
             f.write("\n")
         print(f"results: {a.out}")
     if a.keep:

@@ -42,7 +42,8 @@ JSON (--out), FLOP figures as exact integers (Python ints: may exceed 2^53):
              "counted_equals_reference": bool, "counted_minus_reference": int,
              "counted_by_source": {source: int}, "reference_by_source": {...},
              "counted_by_precision": {...}, "reference_by_precision": {...},
-             "rows": [{"method", "flops" (int or null when n/a), "covers", "compared_with",
+             "rows": [{"method", "flops" (int or null when n/a), "covers" ("all phases" |
+                       "train" | null), "compared_with" (another row's method, "itself" | null),
                        "difference" (int or null), "relative_difference" (float or null),
                        "explained" (bool or null), "residual" (int or null),
                        "explanation"}]}]}
@@ -281,10 +282,10 @@ def mpi_gemm_job(art, tmp, quick, timeout):
         row("mpi_gemm's own expected_total_flops", int(kv["expected_total_flops"]),
             "all phases", "flopledger counted", counted, "the program's own sum of the same "
             "formula", []),
-        row("analytic", None, "-", "-", None, na + ("" if not has_analytic else
+        row("analytic", None, None, None, None, na + ("" if not has_analytic else
                                                    " (NOTE: the report has one anyway)")),
-        row("AWS formula (4·N_total + 2·N_trainable)·tokens", None, "-", "-", None, na),
-        row("HF 6·N·D", None, "-", "-", None, na),
+        row("AWS formula (4·N_total + 2·N_trainable)·tokens", None, None, None, None, na),
+        row("HF 6·N·D", None, None, None, None, na),
     ]
     job = common_job_fields("mpi_gemm", res, rep, spy)
     job["rows"] = rows
@@ -306,7 +307,8 @@ def print_job(job):
         reld = "" if r["relative_difference"] is None else f"{100 * r['relative_difference']:+.4f}%"
         if r["compared_with"] == "itself":
             diff, reld = "", ""
-        print(f"{r['method']:<84} {flops:>14} {r['covers']:<10} {r['compared_with']:<30} "
+        print(f"{r['method']:<84} {flops:>14} {r['covers'] or '-':<10} "
+              f"{r['compared_with'] or '-':<30} "
               f"{diff:>13} {reld:>10}")
         note = r["explanation"]
         if r["explained"] is False:
@@ -345,7 +347,7 @@ def main():
           + ("yes" if not unexplained else "NO: " + "; ".join(unexplained)))
     if a.out:
         with open(a.out, "w", encoding="utf-8") as f:
-            json.dump(result, f, indent=1)
+            json.dump(result, f, indent=1, ensure_ascii=False)
             f.write("\n")
         print(f"results: {a.out}")
     if a.keep:
