@@ -151,8 +151,11 @@ def machine():
     except Exception:  # noqa: BLE001 - not installed, or no metadata
         torch_version = None
     revision = _first_line(["git", "-C", ROOT, "rev-parse", "--short=12", "HEAD"])
-    dirty = subprocess.run(["git", "-C", ROOT, "status", "--porcelain", "--untracked-files=no"],
-                           capture_output=True, text=True).stdout.strip() != ""
+    dirty = False
+    if revision:
+        dirty = subprocess.run(["git", "-C", ROOT, "status", "--porcelain",
+                                "--untracked-files=no"],
+                               capture_output=True, text=True).stdout.strip() != ""
     return {
         "nproc": os.cpu_count(),
         "cpu_model": cpu,
