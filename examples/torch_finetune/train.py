@@ -25,8 +25,21 @@ FileStore in the system temp directory named after the launcher's job id
 
 Output (rank 0): ``vocab=<V> params=<P> world_size=<W>``, ``step=<s> loss=<x>`` every few steps,
 ``eval step=<s> loss=<x>`` after each evaluation, and at the end
-``final_loss=<x> steps=<n> tokens_per_rank=<n>`` (x printed with repr: bit-identical runs print
-identical lines).
+``final_loss=<x> steps=<n> tokens_per_rank=<n> seconds=<t> train_seconds=<t>`` (x printed with
+repr: bit-identical runs print identical lines; ``train_seconds``: the training loop alone, with
+its evaluations, measured with a monotonic clock, for benchmarks).
+
+``--aws-token-meter`` (off by default) is a benchmark aid, not a feature: it adds to the loop the
+per-micro-step work of AWS's Fine-Tuning FLOPs Meter (``sagemaker_code/flops_meter.py``:
+``TokenCountingTrainer.training_step`` + ``FlopsMeterCallback.add_tokens``), so that
+``tests/bench/e2e_overhead.py`` can time that approach in the same job: before each forward pass,
+count the batch's non-padding tokens on the CPU, ``int((ids.detach().to("cpu") != pad).sum()
+.item())``, then all-reduce that count (a float64 CPU tensor, SUM) and accumulate it; at the end
+rank 0 prints ``aws_tokens_processed=<n> aws_flops_architecture=<x>`` with AWS's
+``(4.0 * N_total + 2.0 * N_trainable) * tokens`` in floating point (N_total = N_trainable =
+every parameter: a full fine-tune). The pad id is AWS's default, -100 (its Trainer reads
+``args.pad_token_id``, which ``TrainingArguments`` does not have): a character model has no
+padding, so every token counts, as it should.
 """
 
 import argparse
@@ -64,6 +77,9 @@ def parse_args(argv):
                    help="do not declare the model to flopledger (no analytic estimate)")
     p.add_argument("--exit-code", type=int, default=None,
                    help="after training, exit with this status (for tests)")
+    p.add_argument("--aws-token-meter", action="store_true",
+                   help="benchmark aid: also do AWS's FLOPs Meter per-micro-step token count and "
+                        "all-reduce (see the module docstring)")
     args = p.parse_args(argv)
     for name in ("steps", "eval_every", "eval_batches"):
         if getattr(args, name) < 0:
@@ -333,14 +349,32 @@ def main(argv):
         print(f"vocab={vocab} params={params} world_size={world} "
               f"flopledger_api={'present' if ledger.present else 'absent'}", flush=True)
 
+    # AWS's Fine-Tuning FLOPs Meter, per micro-step (--aws-token-meter; see the docstring).
+    aws_pad_token_id = -100
+    aws_tokens_processed = 0
+
+    def aws_count_and_reduce_tokens(ids):
+        n = int((ids.detach().to("cpu") != aws_pad_token_id).sum().item())
+        if n > 0:
+            if world > 1:
+                t = torch.tensor([float(n)], dtype=torch.float64, device=torch.device("cpu"))
+                dist.all_reduce(t, op=dist.ReduceOp.SUM)
+                held.append(t)  # see reduce_mean
+                n = int(float(t.item()))
+            return n
+        return 0
+
     tokens_per_step = args.batch_size * args.seq_len
     started = time.time()
+    loop_started = time.perf_counter()
     last_loss = float("nan")
     stopped_at = None
     step = start_step
     model.train()
     for step in range(start_step + 1, args.steps + 1):
         x, y = batch(train_data, train_gen)
+        if args.aws_token_meter:
+            aws_tokens_processed += aws_count_and_reduce_tokens(x)
         logits = ddp(x)
         loss = F.cross_entropy(logits.reshape(-1, vocab), y.reshape(-1))
         optimizer.zero_grad(set_to_none=True)
@@ -356,6 +390,7 @@ def main(argv):
         if ledger.should_stop():
             stopped_at = step
             break
+    train_seconds = time.perf_counter() - loop_started
 
     if args.checkpoint_dir:
         save_checkpoint(step)
@@ -365,7 +400,12 @@ def main(argv):
         done = step - start_step
         print(f"final_loss={last_loss!r} steps={done} "
               f"tokens_per_rank={done * tokens_per_step} "
-              f"seconds={time.time() - started:.2f}", flush=True)
+              f"seconds={time.time() - started:.2f} train_seconds={train_seconds:.4f}",
+              flush=True)
+        if args.aws_token_meter:
+            aws_flops = (4.0 * params + 2.0 * params) * float(aws_tokens_processed)
+            print(f"aws_tokens_processed={aws_tokens_processed} "
+                  f"aws_flops_architecture={aws_flops!r}", flush=True)
 
     if world > 1:
         dist.barrier()
