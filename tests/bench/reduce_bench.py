@@ -63,9 +63,12 @@ MODEL = {
     "poll_us": "measured here: the real length of Meter::wait's 0.1 ms nanosleep",
     "tree": "binomial tree for both collectives: depth ceil(log2 P) for the reduce (each hop: "
             "latency + record transfer + one combine at the receiver) and for the broadcast "
-            "(latency + control transfer). Open MPI's libnbc (the non-blocking collectives) "
-            "uses a binomial tree for MPI_Ireduce of a commutative operation on small messages "
-            "and for MPI_Ibcast of small messages (linear for up to 4 ranks)",
+            "(latency + control transfer). Open MPI 4.1's libnbc (the non-blocking collectives) "
+            "picks a binomial tree for MPI_Ireduce here: reduce-scatter + gather needs count >= "
+            "the power of two below P and the record is one element (count 1), and the chain "
+            "needs P <= 4 with at least 64 KiB; MPI_Ibcast of less than 64 KiB is binomial "
+            "beyond 4 ranks and linear up to 4 (ompi/mca/coll/libnbc/nbc_ireduce.c, "
+            "nbc_ibcast.c)",
     "progress": "with_progress: each hop forwards as soon as data arrives (a progress thread, "
                 "or hardware offload); poll_bound: Open MPI progresses non-blocking "
                 "collectives only inside MPI calls, and the meter thread calls MPI_Test once per "
@@ -138,7 +141,8 @@ def wire_bytes(ranks, record, control):
         "per_nonroot_rank_sent_reduce_bytes": record if ranks > 1 else 0,
         "per_nonroot_rank_received_bcast_bytes": control if ranks > 1 else 0,
         "root_received_bytes_binomial": depth * record,
-        "root_sent_bytes_binomial": depth * control,
+        # libnbc broadcasts linearly up to 4 ranks (the root sends P - 1 messages).
+        "root_sent_bytes": (ranks - 1 if ranks <= 4 else depth) * control,
         "tree_depth": depth,
     }
 
