@@ -79,13 +79,14 @@ public:
     ++total_;
     max_ = std::max(max_, ns);
   }
-  /// The geometric middle of the bucket holding quantile q, in microseconds.
+  /// The geometric middle of the bucket holding quantile q (at most the maximum), in
+  /// microseconds.
   double quantile_us(double q) const {
     const auto rank = static_cast<long long>(std::ceil(q * static_cast<double>(total_)));
     long long seen = 0;
     for (int b = 0; b < kBuckets; ++b) {
       seen += counts_[b];
-      if (seen >= std::max(rank, 1LL)) return std::exp2((b + 0.5) / 4) / 1000;
+      if (seen >= std::max(rank, 1LL)) return std::min(std::exp2((b + 0.5) / 4), max_) / 1000;
     }
     return max_ / 1000;
   }
