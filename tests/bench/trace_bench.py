@@ -6,8 +6,10 @@ writer's memory as the rows grow, and the time and peak memory of `flopledger ve
 
   /usr/bin/python3 tests/bench/trace_bench.py [--quick] [--out FILE.json] [--rows N] [--reps R]
 
-tests/bench/trace_bench.cpp writes one ledger of N rows (default 10^5; --quick 10^4; --rows
-1000000 for the full 10^6, which takes about 7 to 13 minutes here) and reports, at each decade
+tests/bench/trace_bench.cpp writes one ledger of N rows (default 10^5, about 40 s in all;
+--quick 10^4, about 5 s; --rows 1000000 for the real 10^6: about 5 minutes of writing at 3,300
+rows/s on a quiet 2-core VM, 20 minutes on a busy one, then about 2 minutes of readers, with
+`report` peaking near 6 GB of memory) and reports, at each decade
 (10^3 .. N), the rows per second of the last window, the append latency (p50, p99, max), the
 file size and the writer process's VmRSS / VmHWM. Bytes per row are marginal:
 (size(N2) - size(N1)) / (N2 - N1) between the last two checkpoints, so the file's fixed part
