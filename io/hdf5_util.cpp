@@ -1,5 +1,7 @@
 #include "io/hdf5_util.hpp"
 
+#include <algorithm>
+#include <cstddef>
 #include <cstdio>
 #include <sys/stat.h>
 
@@ -147,10 +149,18 @@ bool write_row(hid_t dataset, hid_t memory_type, hsize_t index, const void *reco
   }
   const hsize_t one = 1;
   Hid memory_space(H5Screate_simple(1, &one, nullptr), H5Sclose);
-  return file_space.valid() && memory_space.valid() &&
+  // The memory record has padding and the file type is packed, so HDF5 converts the row through
+  // a type-conversion and a background buffer, each as large as the transfer's buffer size (1 MiB
+  // by default), allocated and zeroed on every H5Dwrite. One row needs one record's worth.
+  Hid transfer(H5Pcreate(H5P_DATASET_XFER), H5Pclose);
+  Hid file_type(H5Dget_type(dataset), H5Tclose);
+  const std::size_t record_size =
+      file_type.valid() ? std::max(H5Tget_size(memory_type), H5Tget_size(file_type.get())) : 0;
+  return file_space.valid() && memory_space.valid() && transfer.valid() && record_size > 0 &&
+         H5Pset_buffer(transfer.get(), record_size, nullptr, nullptr) >= 0 &&
          H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, &index, nullptr, &one, nullptr) >=
              0 &&
-         H5Dwrite(dataset, memory_type, memory_space.get(), file_space.get(), H5P_DEFAULT,
+         H5Dwrite(dataset, memory_type, memory_space.get(), file_space.get(), transfer.get(),
                   record) >= 0;
 }
 

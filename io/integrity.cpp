@@ -52,39 +52,6 @@ std::uint64_t read_native(const unsigned char *p, std::size_t width) {
   }
 }
 
-/// Appends the canonical bytes of one value of `type` stored at `p`.
-void put_member(std::string &out, hid_t type, const unsigned char *p) {
-  const std::size_t size = H5Tget_size(type);
-  switch (H5Tget_class(type)) {
-  case H5T_INTEGER:
-    put_le(out, read_native(p, size), size);
-    return;
-  case H5T_FLOAT: {
-    std::uint64_t bits = 0;
-    double value = 0;
-    std::memcpy(&value, p, sizeof value);
-    std::memcpy(&bits, &value, sizeof bits);
-    put_le(out, bits, 8);
-    return;
-  }
-  case H5T_STRING: {
-    const char *text = reinterpret_cast<const char *>(p);
-    put_le(out, strnlen(text, size), 4);
-    out.append(text, size);
-    return;
-  }
-  case H5T_ARRAY: {
-    Hid base(H5Tget_super(type), H5Tclose);
-    const std::size_t element = H5Tget_size(base.get());
-    for (std::size_t offset = 0; element > 0 && offset < size; offset += element)
-      put_member(out, base.get(), p + offset);
-    return;
-  }
-  default:
-    out.append(reinterpret_cast<const char *>(p), size);
-  }
-}
-
 } // namespace
 
 std::string IntegrityKey::id() const {
@@ -156,10 +123,8 @@ Digest chain_hash(const IntegrityKey &key, std::string_view data) {
 
 static_assert(std::is_same<hid_t, std::int64_t>::value, "canonical_row takes an hid_t");
 
-std::string canonical_row(std::int64_t memory_type, const void *record, std::string_view dataset,
-                          std::uint32_t minor) {
-  std::string out;
-  const auto *base = static_cast<const unsigned char *>(record);
+CanonicalLayout::CanonicalLayout(std::int64_t memory_type, std::string_view dataset,
+                                 std::uint32_t minor) {
   const int members = H5Tget_nmembers(memory_type);
   for (int i = 0; i < members; ++i) {
     const auto index = static_cast<unsigned>(i);
@@ -169,9 +134,74 @@ std::string canonical_row(std::int64_t memory_type, const void *record, std::str
     H5free_memory(name);
     if (is_hash || newer) continue;
     Hid member(H5Tget_member_type(memory_type, index), H5Tclose);
-    put_member(out, member.get(), base + H5Tget_member_offset(memory_type, index));
+    add(member.get(), H5Tget_member_offset(memory_type, index));
+  }
+}
+
+/// The fields of one value of `type` stored at `offset`.
+void CanonicalLayout::add(std::int64_t type, std::size_t offset) {
+  const std::size_t size = H5Tget_size(type);
+  switch (H5Tget_class(type)) {
+  case H5T_INTEGER:
+    fields_.push_back({Kind::Integer, offset, size});
+    bytes_ += size;
+    return;
+  case H5T_FLOAT:
+    fields_.push_back({Kind::Float, offset, sizeof(double)});
+    bytes_ += sizeof(double);
+    return;
+  case H5T_STRING:
+    fields_.push_back({Kind::String, offset, size});
+    bytes_ += 4 + size;
+    return;
+  case H5T_ARRAY: {
+    Hid base(H5Tget_super(type), H5Tclose);
+    const std::size_t element = H5Tget_size(base.get());
+    for (std::size_t at = 0; element > 0 && at < size; at += element)
+      add(base.get(), offset + at);
+    return;
+  }
+  default:
+    fields_.push_back({Kind::Raw, offset, size});
+    bytes_ += size;
+  }
+}
+
+std::string CanonicalLayout::row(const void *record) const {
+  const auto *base = static_cast<const unsigned char *>(record);
+  std::string out;
+  out.reserve(bytes_);
+  for (const Field &field : fields_) {
+    const unsigned char *p = base + field.offset;
+    switch (field.kind) {
+    case Kind::Integer:
+      put_le(out, read_native(p, field.size), field.size);
+      break;
+    case Kind::Float: {
+      std::uint64_t bits = 0;
+      double value = 0;
+      std::memcpy(&value, p, sizeof value);
+      std::memcpy(&bits, &value, sizeof bits);
+      put_le(out, bits, 8);
+      break;
+    }
+    case Kind::String: {
+      const char *text = reinterpret_cast<const char *>(p);
+      put_le(out, strnlen(text, field.size), 4);
+      out.append(text, field.size);
+      break;
+    }
+    case Kind::Raw:
+      out.append(reinterpret_cast<const char *>(p), field.size);
+      break;
+    }
   }
   return out;
+}
+
+std::string canonical_row(std::int64_t memory_type, const void *record, std::string_view dataset,
+                          std::uint32_t minor) {
+  return CanonicalLayout(memory_type, dataset, minor).row(record);
 }
 
 std::string canonical_header(const TraceHeader &header) {

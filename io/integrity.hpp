@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace flopledger::io {
 
@@ -54,6 +55,27 @@ Digest chain_hash(const IntegrityKey &key, std::string_view data);
 /// (`memory_type` is an hid_t; this header stays free of HDF5 for the runtime's sake.)
 std::string canonical_row(std::int64_t memory_type, const void *record,
                           std::string_view dataset = {}, std::uint32_t minor = ~0u);
+
+/// canonical_row's walk of `memory_type`, done once: the fields to serialise, in order. Walking
+/// an HDF5 compound type costs several times more than hashing the row, so the writer and
+/// `verify` compile it once per dataset. row(record) == canonical_row(memory_type, record,
+/// dataset, minor) for the type it was built from (which must stay open while it is used).
+class CanonicalLayout {
+public:
+  explicit CanonicalLayout(std::int64_t memory_type, std::string_view dataset = {},
+                           std::uint32_t minor = ~0u);
+  std::string row(const void *record) const;
+
+private:
+  enum class Kind : std::uint8_t { Integer, Float, String, Raw };
+  struct Field {
+    Kind kind;
+    std::size_t offset, size;
+  };
+  void add(std::int64_t type, std::size_t offset);
+  std::vector<Field> fields_;
+  std::size_t bytes_ = 0; ///< the canonical row's length when no string is short
+};
 
 /// The canonical bytes of the header: format tag, rule set name, rule set text, original
 /// compute (decimal or "unknown"), systemic flag (1 byte), base model, created time; each string

@@ -176,6 +176,8 @@ struct TraceWriter::Impl {
   IntegrityKey key;
   std::string header_bytes; ///< canonical bytes of the ledger's header, as stored
   Digest step_head{}, segment_head{}, event_head{}, environment_head{};
+  // canonical_row's walks of the step and segment types, which every append hashes.
+  CanonicalLayout step_layout{types.step.get()}, segment_layout{types.segment.get()};
   Digest segment_previous{}; ///< the hash the open segment's row chains from
 
   bool fail(const std::string &message) {
@@ -580,7 +582,7 @@ bool TraceWriter::Impl::write_event(EventRecord &record) {
 bool TraceWriter::Impl::write_segment() {
   // Only the last segment is ever rewritten: it chains from the one before it.
   SegmentRecord record = to_record(current);
-  const Digest hash = link(key, segment_previous, canonical_row(types.segment.get(), &record));
+  const Digest hash = link(key, segment_previous, segment_layout.row(&record));
   put(record.hash, to_hex(hash));
   segment_head = hash;
   if (!write_row(datasets.segments.get(), types.segment.get(), current_index, &record))
@@ -693,7 +695,7 @@ bool TraceWriter::append(const StepRow &row) {
                         m.cumulative_modification, error, gap))
     return m.fail(where + error);
 
-  const Digest hash = link(m.key, m.step_head, canonical_row(m.types.step.get(), &record));
+  const Digest hash = link(m.key, m.step_head, m.step_layout.row(&record));
   put(record.hash, to_hex(hash));
   if (!write_row(m.datasets.steps.get(), m.types.step.get(), m.next_row, &record))
     return m.fail_hdf5("appending step row " + std::to_string(row.row));

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <optional>
 #include <set>
 #include <sys/stat.h>
 
@@ -56,8 +57,11 @@ public:
   bool next(hid_t memory_type, const void *record, const char *stored_hex, const std::string &what,
             std::string &problem) {
     if (!enabled_) return true;
-    const Digest computed =
-        link(key_, previous_, canonical_row(memory_type, record, dataset_, minor_));
+    if (!layout_ || layout_type_ != memory_type) {
+      layout_.emplace(memory_type, dataset_, minor_);
+      layout_type_ = memory_type;
+    }
+    const Digest computed = link(key_, previous_, layout_->row(record));
     const std::string stored(stored_hex, strnlen(stored_hex, FLOPLEDGER_HASH_LEN));
     Digest parsed{};
     const bool readable = from_hex(stored, parsed);
@@ -76,6 +80,8 @@ private:
   Digest previous_;
   const char *dataset_;
   std::uint32_t minor_;
+  std::optional<CanonicalLayout> layout_; ///< of layout_type_, built at the first row
+  hid_t layout_type_ = -1;
 };
 
 struct Totals {
