@@ -564,7 +564,8 @@ std::string report_json(const Report &report) {
       .field("steps", report.steps)
       .field("ranks", report.ranks)
       .field("rows", static_cast<std::uint64_t>(trace.rows.size()))
-      .field("totals_match_rows", report.totals_match_rows);
+      .field("totals_match_rows", report.totals_match_rows)
+      .field("empty_environment_rows", trace.empty_environment_rows);
   json_gpu(json, report);
   json_segments(json, trace);
   json_events(json, trace);
@@ -627,6 +628,10 @@ std::string report_text(const Report &report) {
   if (!report.totals_match_rows)
     out << "WARNING: the stored cumulative totals of the last row differ from the sum of the "
            "rows; run `flopledger verify`\n";
+  if (trace.empty_environment_rows > 0)
+    out << "WARNING: " << trace.empty_environment_rows
+        << " environment row(s) are empty (damaged, or never written before a crash) and are "
+           "not shown; run `flopledger verify`\n";
   out << "\n";
   text_table(out, "FLOPs by precision", "precisions", kPrecisionNames, report.by_precision);
   text_table(out, "FLOPs by phase", "phases", kPhaseNames, report.by_phase);

@@ -216,6 +216,10 @@ struct TraceContents {
   std::vector<StepRow> rows;
   std::vector<Event> events;
   std::vector<EnvironmentEntry> environment; ///< empty in format 1.0 files
+  /// Environment rows with an empty key, left out of `environment`: a writer never writes one,
+  /// so each is damaged (zeroed) or was allocated and never written (a crash). `verify` tells
+  /// which; the report says they exist.
+  std::uint64_t empty_environment_rows = 0;
 };
 
 /// Reads a whole trace. `live`: the file may be open for writing by a running job (file locking

@@ -325,8 +325,13 @@ ReadFailure read_contents(hid_t file, const std::string &path, TraceContents &ou
     event.detail = unwritten_rows_detail(unwritten);
     out.events.push_back(event);
   }
-  for (const EnvironmentRecord &e : environment)
-    out.environment.push_back(from_record(e));
+  for (const EnvironmentRecord &e : environment) {
+    EnvironmentEntry entry = from_record(e);
+    if (entry.key.empty())
+      ++out.empty_environment_rows;
+    else
+      out.environment.push_back(std::move(entry));
+  }
   return ReadFailure::None;
 }
 
