@@ -1,55 +1,63 @@
 #!/usr/bin/env bash
-# Hook-cost benchmark: what libflopledger.so adds to one hooked BLAS call.
+# Every benchmark of flopledger, and the report: what metering costs and how exact it is, next to
+# the peers' approaches, on this machine (issue 7; docs/performance.md says how to read it).
 #
-#   bash tests/bench/run.sh [--short] [--reps R] [--calls N] [--no-callgrind]
+#   bash tests/bench/run.sh [--quick] [--out-dir DIR] [--only PART[,PART...]] [--no-build]
 #
-# Builds tests/bench/hook_cost.c into a temporary directory and runs it R times (default 7)
-# interleaved: unmetered, metered (LD_PRELOAD=<build>/libflopledger.so), unmetered, metered, ...
-# so that drift in the machine's speed hits both sides alike. Prints, per case, the median
-# ns/call of each side with its spread (min..max over the repetitions), the added ns per hooked
-# call (median metered - median unmetered) and the ratio metered/unmetered.
-# Unless --short or --no-callgrind, and when valgrind is installed, it then counts instructions
-# with callgrind at two call counts (20000 and 40000) on each side: the slope
-# (Ir(40000) - Ir(20000)) / 20000 is the per-call cost with the runtime's start-up and shutdown
-# (which are in every metered run) cancelled out. (Debian's valgrind is a script that execs
-# valgrind.bin, which the runtime also meters until it execs the tool: harmless, as the client
-# then starts afresh and re-creates the ledger; only its start-up line is printed twice.)
-# --short: 2 repetitions of 20000 calls and no callgrind (a CI smoke run, a few seconds).
-# It never asserts timings: exit 0 when everything ran, non-zero (with a message) otherwise.
-# The build directory is build/ or $FL_BUILD_DIR; OpenBLAS runs with
-# OPENBLAS_NUM_THREADS=1 unless set (the calls are far too small to be threaded anyway).
-set -euo pipefail
+# Full mode (the figures of docs/performance.md): configures and builds a Release tree in
+# build-bench/ ($FL_BENCH_BUILD_DIR), runs every part below in turn, writes their JSON and logs
+# under DIR (default build-bench/bench-results/), then renders DIR/performance.md and the SVG
+# charts, and copies them to docs/performance.md and docs/performance/. About 25 minutes on a
+# quiet 2-core machine; run it with nothing else running, the figures are wall times.
+# --quick: a smoke run for CI (under 3 minutes): no build (it uses build/ or $FL_BUILD_DIR as it
+# is), every part in its quick mode, the report written to DIR (default
+# <build>/bench-quick/) only, never to docs/.
+# --only: run only these parts (the report is rendered from whatever JSON DIR holds).
+# --no-build: full mode on an existing build-bench/ (or $FL_BENCH_BUILD_DIR) as it is.
+#
+# Parts (each a script of its own, runnable alone with --quick and --out FILE.json):
+#   hook       tests/bench/hook_cost.sh      added ns and instructions per hooked BLAS call
+#   e2e        tests/bench/e2e_overhead.py   the default PyTorch job unmetered / flopledger /
+#                                            AWS's per-micro-step token all-reduce, interleaved
+#   fidelity   tests/bench/fidelity.py       counted FLOPs vs the BLAS spy, the closed forms,
+#                                            the analytic estimate, AWS's and HF's formulas
+#   reduce     tests/bench/reduce_bench.py   cost per period at 1-16 ranks, bytes on the wire,
+#                                            the log P model at 10^3-10^5 ranks
+#   trace      tests/bench/trace_bench.py    rows/s, bytes per row, 10^6 rows, verify time, RSS
+# Timings are never asserted. Exit status: 0 when every part ran and the report was written,
+# 1 (naming the parts that failed, with their logs) otherwise.
+set -uo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-build="${FL_BUILD_DIR:-$root/build}"
 python=/usr/bin/python3
+all_parts=(hook e2e fidelity reduce trace)
 
 fail() {
   echo "tests/bench/run.sh: $*" >&2
   exit 1
 }
 
-reps=7
-calls=200000
-callgrind=1
+quick=0
+build_it=1
+out_dir=""
+parts=("${all_parts[@]}")
 while [ $# -gt 0 ]; do
   case "$1" in
-    --short)
-      reps=2
-      calls=20000
-      callgrind=0
-      ;;
-    --reps)
-      [ $# -ge 2 ] || fail "--reps needs a value"
-      reps="$2"
+    --quick) quick=1 ;;
+    --no-build) build_it=0 ;;
+    --out-dir)
+      [ $# -ge 2 ] || fail "--out-dir needs a directory"
+      out_dir="$2"
       shift
       ;;
-    --calls)
-      [ $# -ge 2 ] || fail "--calls needs a value"
-      calls="$2"
+    --only)
+      [ $# -ge 2 ] || fail "--only needs a list of parts (${all_parts[*]})"
+      IFS=, read -r -a parts <<<"$2"
+      for p in "${parts[@]}"; do
+        [[ " ${all_parts[*]} " == *" $p "* ]] || fail "--only: unknown part '$p' (parts: ${all_parts[*]})"
+      done
       shift
       ;;
-    --no-callgrind) callgrind=0 ;;
     -h | --help)
       awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "${BASH_SOURCE[0]}"
       exit 0
@@ -58,132 +66,88 @@ while [ $# -gt 0 ]; do
   esac
   shift
 done
-[[ "$reps" =~ ^[1-9][0-9]*$ ]] || fail "--reps must be a positive integer, got '$reps'"
-[[ "$calls" =~ ^[1-9][0-9]*$ ]] || fail "--calls must be a positive integer, got '$calls'"
+[ -x "$python" ] || fail "$python not found (bash tests/run-all.sh or examples/run-default.sh installs it)"
 
-lib="$build/libflopledger.so"
-[ -f "$lib" ] ||
-  fail "$lib not found: build flopledger first with 'bash tests/run-all.sh' or 'bash .ci/build.sh' (or set FL_BUILD_DIR)"
-[ -x "$python" ] || fail "$python not found (needed for the statistics)"
-
-tmp="$(mktemp -d "${TMPDIR:-/tmp}/flopledger-bench.XXXXXX")"
-trap 'rm -rf "$tmp"' EXIT
-
-cc="${CC:-cc}"
-if ! "$cc" -O2 -Wall -Wextra -Werror "$root/tests/bench/hook_cost.c" -o "$tmp/hook_cost" \
-  -lopenblas 2>"$tmp/cc.log"; then
-  cat "$tmp/cc.log" >&2
-  fail "cannot compile tests/bench/hook_cost.c with $cc (is libopenblas-dev installed?)"
-fi
-
-export OPENBLAS_NUM_THREADS="${OPENBLAS_NUM_THREADS:-1}"
-ledger="$tmp/bench.h5"
-
-# No launcher variables: the metered process is a single rank without MPI.
-run_plain() {
-  env -u LD_PRELOAD "$@"
-}
-run_metered() {
-  rm -f "$ledger"
-  env -u OMPI_COMM_WORLD_SIZE -u PMIX_RANK -u FLOPLEDGER_INTERNAL_RANK_PID \
-    LD_PRELOAD="$lib" FLOPLEDGER_LEDGER="$ledger" FLOPLEDGER_QUIET=1 "$@"
-}
-
-echo "hook_cost: $reps repetitions x $calls calls per case, interleaved unmetered/metered"
-echo "machine: $(nproc) cores, $(grep -m1 '^model name' /proc/cpuinfo | sed 's/.*: //'); runtime: $lib"
-for ((r = 1; r <= reps; r++)); do
-  if ! run_plain "$tmp/hook_cost" "$calls" >"$tmp/plain.$r" 2>"$tmp/plain.$r.err"; then
-    cat "$tmp/plain.$r.err" >&2
-    fail "unmetered run $r failed"
+if [ "$quick" -eq 1 ]; then
+  build="${FL_BUILD_DIR:-$root/build}"
+  [ -f "$build/libflopledger.so" ] ||
+    fail "$build/libflopledger.so not found: build first (bash .ci/build.sh) or set FL_BUILD_DIR"
+  out_dir="${out_dir:-$build/bench-quick}"
+else
+  build="${FL_BENCH_BUILD_DIR:-$root/build-bench}"
+  if [ "$build_it" -eq 1 ]; then
+    bash "$root/.ci/install-deps.sh" || fail "installing the dependencies failed"
+    echo "== building Release in $build"
+    start=$SECONDS
+    cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null ||
+      fail "cmake could not configure $build"
+    cmake --build "$build" -j "$(nproc 2>/dev/null || echo 2)" \
+      --target flopledger flopledger_trace flopledger_cli mpi_gemm blas_spy reduce_bench trace_bench \
+      >"$build/bench-build.log" 2>&1 || {
+      tail -30 "$build/bench-build.log" >&2
+      fail "the Release build failed (log: $build/bench-build.log)"
+    }
+    echo "   built in $((SECONDS - start)) s"
   fi
-  if ! run_metered "$tmp/hook_cost" "$calls" >"$tmp/metered.$r" 2>"$tmp/metered.$r.err"; then
-    cat "$tmp/metered.$r.err" >&2
-    fail "metered run $r failed (runtime log above)"
-  fi
-  [ -s "$ledger" ] || {
-    cat "$tmp/metered.$r.err" >&2
-    fail "metered run $r wrote no ledger at $ledger: the runtime did not meter it (log above)"
-  }
-  echo "  repetition $r/$reps done"
-done
-
-"$python" - "$tmp" "$reps" <<'EOF'
-import re, statistics, sys
-tmp, reps = sys.argv[1], int(sys.argv[2])
-line = re.compile(r"^case=(\S+) calls=(\d+) ns_per_call=([0-9.]+)$")
-data, order = {}, []
-for side in ("plain", "metered"):
-    for r in range(1, reps + 1):
-        for text in open(f"{tmp}/{side}.{r}"):
-            m = line.match(text.strip())
-            if not m:
-                sys.exit(f"tests/bench/run.sh: unexpected hook_cost output: {text!r}")
-            if m.group(1) not in order:
-                order.append(m.group(1))
-            data.setdefault((m.group(1), side), []).append(float(m.group(3)))
-print()
-print(f"{'case':<22} {'unmetered ns/call':>26} {'metered ns/call':>26} {'added ns':>9} {'ratio':>6}")
-print(f"{'':<22} {'median (min..max)':>26} {'median (min..max)':>26}")
-for case in order:
-    cells = []
-    for side in ("plain", "metered"):
-        v = data[(case, side)]
-        if len(v) != reps:
-            sys.exit(f"tests/bench/run.sh: {case}: {len(v)} {side} results, expected {reps}")
-        cells.append((statistics.median(v), min(v), max(v)))
-    (pm, plo, phi), (mm, mlo, mhi) = cells
-    fmt = lambda med, lo, hi: f"{med:.1f} ({lo:.1f}..{hi:.1f})"
-    print(f"{case:<22} {fmt(pm, plo, phi):>26} {fmt(mm, mlo, mhi):>26} {mm - pm:>+9.1f} {mm / pm:>6.3f}")
-EOF
-
-if [ "$callgrind" -eq 0 ]; then
-  exit 0
+  [ -f "$build/libflopledger.so" ] || fail "$build/libflopledger.so not found (drop --no-build)"
+  out_dir="${out_dir:-$build/bench-results}"
 fi
-if ! command -v valgrind >/dev/null 2>&1; then
-  echo
-  echo "callgrind: skipped (valgrind not installed)"
-  exit 0
+export FL_BUILD_DIR="$build"
+if [ "$(id -u)" -eq 0 ]; then
+  export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 fi
+mkdir -p "$out_dir/logs" || fail "cannot create $out_dir"
 
-# Instructions (Ir) of the main thread only (--separate-threads=yes, file -01): the runtime's
-# meter thread wakes on a wall-clock period, and valgrind's slowdown would make its share vary.
-small=20000
-large=40000
-mapfile -t cases < <("$tmp/hook_cost" 1 | sed 's/^case=\([^ ]*\) .*/\1/')
-[ "${#cases[@]}" -gt 0 ] || fail "hook_cost listed no cases"
-echo
-echo "callgrind: instructions of the main thread at N=$small and N=$large calls per case"
-for case in "${cases[@]}"; do
-  for n in $small $large; do
-    for side in plain metered; do
-      out="$tmp/cg.$case.$side.$n"
-      if ! "run_$side" valgrind --tool=callgrind --separate-threads=yes \
-        --callgrind-out-file="$out" "$tmp/hook_cost" "$n" "$case" >"$out.stdout" 2>"$out.log"; then
-        cat "$out.log" >&2
-        fail "callgrind run ($case, $side, N=$n) failed"
+q=()
+[ "$quick" -eq 1 ] && q=(--quick)
+part_command() { # PART: the command line of a part, writing its JSON into $out_dir
+  local json="$out_dir/$1.json"
+  case "$1" in
+    hook) echo bash "$root/tests/bench/hook_cost.sh" "${q[@]}" --out "$json" ;;
+    e2e) echo "$python" "$root/tests/bench/e2e_overhead.py" "${q[@]}" --out "$json" ;;
+    fidelity) echo "$python" "$root/tests/bench/fidelity.py" "${q[@]}" --out "$json" ;;
+    reduce) echo "$python" "$root/tests/bench/reduce_bench.py" "${q[@]}" --out "$json" ;;
+    trace)
+      if [ "$quick" -eq 1 ]; then
+        echo "$python" "$root/tests/bench/trace_bench.py" --quick --out "$json"
+      else
+        echo "$python" "$root/tests/bench/trace_bench.py" --rows 1000000 --out "$json"
       fi
-      [ -f "$out-01" ] || fail "callgrind wrote no $out-01 (see valgrind's output above)"
-    done
-  done
+      ;;
+  esac
+}
+
+failed=()
+total=$SECONDS
+for part in "${parts[@]}"; do
+  log="$out_dir/logs/$part.log"
+  rm -f "$out_dir/$part.json"
+  echo "== $part: $(part_command "$part")"
+  start=$SECONDS
+  # shellcheck disable=SC2046 # the command line is built from paths without spaces
+  if $(part_command "$part") >"$log" 2>&1 && [ -s "$out_dir/$part.json" ]; then
+    echo "   done in $((SECONDS - start)) s (log: $log)"
+  else
+    echo "   FAILED after $((SECONDS - start)) s; the end of its log ($log):"
+    tail -15 "$log" | sed 's/^/   | /'
+    failed+=("$part")
+  fi
 done
 
-"$python" - "$tmp" "$small" "$large" "${cases[@]}" <<'EOF'
-import sys
-tmp, small, large, cases = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4:]
-def ir(case, side, n):
-    for text in open(f"{tmp}/cg.{case}.{side}.{n}-01"):
-        if text.startswith("summary:") or text.startswith("totals:"):
-            return int(text.split()[1])
-    sys.exit(f"tests/bench/run.sh: no Ir total in {tmp}/cg.{case}.{side}.{n}-01")
-print(f"{'case':<22} {'Ir/call unmetered':>18} {'Ir/call metered':>16} {'added Ir/call':>14} {'naive added@'+str(small):>19}")
-for case in cases:
-    slope = {}
-    for side in ("plain", "metered"):
-        slope[side] = (ir(case, side, large) - ir(case, side, small)) / (large - small)
-    naive = (ir(case, "metered", small) - ir(case, "plain", small)) / small
-    print(f"{case:<22} {slope['plain']:>18.1f} {slope['metered']:>16.1f} "
-          f"{slope['metered'] - slope['plain']:>+14.1f} {naive:>+19.1f}")
-print(f"(Ir/call = (Ir(N={large}) - Ir(N={small})) / {large - small}: start-up and shutdown cancel;")
-print(f" 'naive added' = (Ir_metered - Ir_unmetered) / {small} at N={small} includes the runtime's")
-print(" start-up (ledger creation, symbol resolution) and shutdown, spread over the calls)")
-EOF
+mode=full
+[ "$quick" -eq 1 ] && mode=quick
+if ! "$python" "$root/tests/bench/report.py" --results "$out_dir" --mode "$mode" \
+  --out "$out_dir/performance.md"; then
+  fail "rendering the report from $out_dir failed"
+fi
+if [ "$quick" -eq 0 ] && [ ${#failed[@]} -eq 0 ] && [ ${#parts[@]} -eq ${#all_parts[@]} ]; then
+  mkdir -p "$root/docs/performance"
+  cp "$out_dir"/*.svg "$root/docs/performance/"
+  cp "$out_dir/performance.md" "$root/docs/performance.md"
+  echo "== docs/performance.md and docs/performance/*.svg updated"
+fi
+echo "== report: $out_dir/performance.md ($((SECONDS - total)) s in all)"
+if [ ${#failed[@]} -gt 0 ]; then
+  echo "tests/bench/run.sh: failed: ${failed[*]}" >&2
+  exit 1
+fi
