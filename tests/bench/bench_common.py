@@ -9,11 +9,11 @@ for people and exit status 1.
 """
 
 import ctypes
+import json
 import os
 import platform
 import re
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -86,6 +86,17 @@ class Artifacts:
                            f"(cmake --build {b}, or bash .ci/build.sh) or set FL_BUILD_DIR")
 
 
+def torch_job_start(prog, need):
+    """What a benchmark of the default PyTorch job checks first: the build's artifacts in `need`,
+    train.py and mpirun; fail() names what is missing. Returns (Artifacts, machine())."""
+    art = Artifacts(prog, need=need)
+    if not os.path.exists(TRAIN):
+        fail(prog, f"{TRAIN} not found")
+    if shutil.which("mpirun") is None:
+        fail(prog, "mpirun not found on PATH (install Open MPI)")
+    return art, machine()
+
+
 def mpirun_prefix(ranks):
     """`mpirun -np N`, with --oversubscribe exactly when `flopledger run` adds it (more ranks
     than hardware threads), so that the unmetered and metered jobs are launched alike."""
@@ -111,28 +122,28 @@ class Run:
 
 
 def run(cmd, env, timeout):
-    """Runs `cmd` in its own session; wall time from start to exit on a monotonic clock. On
-    timeout: SIGTERM to the group (mpirun then ends its ranks), SIGKILL after 15 s."""
-    start = time.monotonic()
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, errors="replace", start_new_session=True)
-    timed_out = False
+    """Runs `cmd` in its own session (tests/e2e/e2e_common.run, without its echo); wall time
+    from start to exit on a monotonic clock. On timeout: SIGTERM to the group (mpirun then ends
+    its ranks), SIGKILL after 15 s."""
+    r = E.run(cmd, env=env, timeout=timeout, echo=False)
+    return Run(cmd, r.rc, r.stdout, r.stderr, r.seconds, r.timed_out)
+
+
+def write_json(path, result):
+    """The benchmark's results as JSON (UTF-8, indented), and where they went."""
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(result, f, indent=1, ensure_ascii=False)
+        f.write("\n")
+    print(f"\nresults: {path}")
+
+
+def main_of(script, main):
+    """Runs a driver's main(); a BenchError becomes its message and exit status 1."""
     try:
-        out, err = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        timed_out = True
-        out, err = "", ""
-        for sig, grace in ((signal.SIGTERM, 15), (signal.SIGKILL, None)):
-            try:
-                os.killpg(proc.pid, sig)
-            except ProcessLookupError:
-                pass
-            try:
-                out, err = proc.communicate(timeout=grace)
-                break
-            except subprocess.TimeoutExpired:
-                continue
-    return Run(cmd, proc.returncode, out, err, time.monotonic() - start, timed_out)
+        sys.exit(main() or 0)
+    except BenchError as exc:
+        print(f"{script}: {exc}", file=sys.stderr)
+        sys.exit(1)
 
 
 def clean_env(extra=None):

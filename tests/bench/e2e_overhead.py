@@ -63,7 +63,6 @@ JSON (--out), every time in seconds, ratios dimensionless:
 """
 
 import argparse
-import json
 import os
 import shutil
 import sys
@@ -117,12 +116,7 @@ def ratios(values, reference):
 def main():
     sys.stdout.reconfigure(line_buffering=True)
     a = parse_args()
-    art = B.Artifacts(PROG, need=("cli", "runtime"))
-    if not os.path.exists(B.TRAIN):
-        B.fail(PROG, f"{B.TRAIN} not found")
-    if shutil.which("mpirun") is None:
-        B.fail(PROG, "mpirun not found on PATH (install Open MPI)")
-    mach = B.machine()
+    art, mach = B.torch_job_start(PROG, need=("cli", "runtime"))
     tmp = tempfile.mkdtemp(prefix="flopledger-e2e-overhead-")
     ledger = os.path.join(tmp, "ledger.h5")
     env = B.E.base_env()  # no FLOPLEDGER_*, one BLAS/OpenMP thread per rank, root allowed
@@ -260,10 +254,7 @@ def main():
           f"({checks['final_loss']}); AWS meter counted {checks['aws_tokens_processed']} tokens "
           f"(expected {expected_tokens})")
     if a.out:
-        with open(a.out, "w", encoding="utf-8") as f:
-            json.dump(result, f, indent=1, ensure_ascii=False)
-            f.write("\n")
-        print(f"results: {a.out}")
+        B.write_json(a.out, result)
     if a.keep:
         print(f"kept {tmp}")
     else:

@@ -319,12 +319,7 @@ def print_job(job):
 def main():
     sys.stdout.reconfigure(line_buffering=True)
     a = parse_args()
-    art = B.Artifacts(PROG, need=("cli", "runtime", "mpi_gemm", "spy"))
-    if not os.path.exists(B.TRAIN):
-        B.fail(PROG, f"{B.TRAIN} not found")
-    if shutil.which("mpirun") is None:
-        B.fail(PROG, "mpirun not found on PATH (install Open MPI)")
-    mach = B.machine()
+    art, mach = B.torch_job_start(PROG, need=("cli", "runtime", "mpi_gemm", "spy"))
     tmp = tempfile.mkdtemp(prefix="flopledger-fidelity-")
     print(f"fidelity: counted vs the BLAS spy, closed forms and the peers' formulas, "
           f"{RANKS} ranks{' (quick)' if a.quick else ''}")
@@ -346,10 +341,7 @@ def main():
     print("\nevery difference explained exactly: "
           + ("yes" if not unexplained else "NO: " + "; ".join(unexplained)))
     if a.out:
-        with open(a.out, "w", encoding="utf-8") as f:
-            json.dump(result, f, indent=1, ensure_ascii=False)
-            f.write("\n")
-        print(f"results: {a.out}")
+        B.write_json(a.out, result)
     if a.keep:
         print(f"kept {tmp}")
     else:

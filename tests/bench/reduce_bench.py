@@ -35,7 +35,6 @@ $FL_BUILD_DIR.
 """
 
 import argparse
-import json
 import math
 import os
 import shutil
@@ -44,7 +43,7 @@ import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bench_common import (BenchError, build_dir, clean_env, fmt_spread, machine,  # noqa: E402
-                          need_file, parse_kv, run_with_rusage, spread)
+                          main_of, need_file, parse_kv, run_with_rusage, spread, write_json)
 
 SCRIPT = "tests/bench/reduce_bench.py"
 ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
@@ -176,7 +175,7 @@ def main():
             raise ValueError
     except ValueError:
         raise BenchError(f"--ranks: '{args.ranks}' is not a comma-separated list of rank counts")
-    build = build_dir(ROOT)
+    build = build_dir(check=True)
     need_file(os.path.join(build, "tests", "reduce_bench"),
               "build the reduce_bench target (cmake --build build --target reduce_bench)")
     if shutil.which("mpirun") is None:
@@ -196,7 +195,7 @@ def main():
     result = {
         "benchmark": "reduce",
         "mode": "quick" if args.quick else "full",
-        "machine": machine(ROOT, build),
+        "machine": machine(),
         "parameters": {"ranks": ranks_list, "rounds_per_block": rounds,
                        "repetitions": reps, "modes": list(MODES),
                        "mpirun": " ".join(mpirun_cmd("P")),
@@ -306,14 +305,8 @@ def main():
               f"{m['with_progress_low_alpha_us']:>8.0f}..{m['with_progress_high_alpha_us']:<8.0f} "
               f"{m['poll_bound_low_alpha_us']:>9.0f}..{m['poll_bound_high_alpha_us']:<9.0f}")
     if args.out:
-        with open(args.out, "w") as f:
-            json.dump(result, f, indent=1)
-        print(f"\nresults: {args.out}")
+        write_json(args.out, result)
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except BenchError as exc:
-        print(f"{SCRIPT}: {exc}", file=sys.stderr)
-        sys.exit(1)
+    main_of(SCRIPT, main)

@@ -26,14 +26,13 @@ run. The build directory is build/ or $FL_BUILD_DIR.
 """
 
 import argparse
-import json
 import os
 import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from bench_common import (BenchError, build_dir, clean_env, fmt_spread, machine,  # noqa: E402
-                          need_file, parse_kv, run_with_rusage, spread)
+                          main_of, need_file, parse_kv, run_with_rusage, spread, write_json)
 
 SCRIPT = "tests/bench/trace_bench.py"
 ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
@@ -99,7 +98,7 @@ def main():
     reps = args.reps or (2 if args.quick else 3)
     if rows < 2000 or reps < 1:
         raise BenchError("--rows must be at least 2000 and --reps at least 1")
-    build = build_dir(ROOT)
+    build = build_dir(check=True)
     need_file(os.path.join(build, "tests", "trace_bench"),
               "build the trace_bench target (cmake --build build --target trace_bench)")
     need_file(os.path.join(build, "flopledger"), "build the flopledger_cli target")
@@ -112,7 +111,7 @@ def main():
     result = {
         "benchmark": "trace",
         "mode": "quick" if args.quick else "full",
-        "machine": machine(ROOT, build),
+        "machine": machine(),
         "parameters": {"rows": rows, "checkpoints": decades(rows), "reader_repetitions": reps,
                        "flush": "H5Fflush after every row (io::TraceWriter::append)",
                        "row_content": "tests/bench/bench_rows.hpp: 8 ranks, bf16/fp32/fp16, "
@@ -197,14 +196,8 @@ def main():
     print(f"verify at 10^6 rows: {vm['wall_s']:.0f} s, peak {vm['max_rss_kb'] / 1024:.0f} MB "
           f"({vm['basis']})")
     if args.out:
-        with open(args.out, "w") as f:
-            json.dump(result, f, indent=1)
-        print(f"\nresults: {args.out}")
+        write_json(args.out, result)
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except BenchError as exc:
-        print(f"{SCRIPT}: {exc}", file=sys.stderr)
-        sys.exit(1)
+    main_of(SCRIPT, main)

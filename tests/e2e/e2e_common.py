@@ -181,10 +181,13 @@ class Result:
         return text
 
 
-def run(cmd, env=None, timeout=180, cwd=None, verbose=False):
-    """Runs `cmd` (a list) in its own process group; kills the whole group on timeout."""
-    start = time.time()
-    print(f"$ {' '.join(cmd)}", flush=True)
+def run(cmd, env=None, timeout=180, cwd=None, verbose=False, echo=True):
+    """Runs `cmd` (a list) in its own process group; kills the whole group on timeout (SIGTERM,
+    SIGKILL 15 s later). `seconds` is the wall time on a monotonic clock. `echo`: print the
+    command and its outcome (the tests' logs); the benchmarks turn it off."""
+    start = time.monotonic()
+    if echo:
+        print(f"$ {' '.join(cmd)}", flush=True)
     proc = subprocess.Popen(cmd, env=env if env is not None else base_env(), cwd=cwd,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             errors="replace", start_new_session=True)
@@ -205,9 +208,11 @@ def run(cmd, env=None, timeout=180, cwd=None, verbose=False):
                 break
             except subprocess.TimeoutExpired:
                 continue
-    seconds = time.time() - start
+    seconds = time.monotonic() - start
     res = Result(cmd, proc.returncode, out, err, seconds, timed_out)
-    print(f"  -> rc={res.rc}{' (TIMED OUT)' if timed_out else ''} in {seconds:.1f}s", flush=True)
+    if echo:
+        print(f"  -> rc={res.rc}{' (TIMED OUT)' if timed_out else ''} in {seconds:.1f}s",
+              flush=True)
     if verbose:
         print(res.tail(200), flush=True)
     return res
