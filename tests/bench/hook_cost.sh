@@ -197,14 +197,15 @@ echo "callgrind: instructions of the main thread at N=$small and N=$large calls 
 for case in "${cases[@]}"; do
   for n in $small $large; do
     for side in plain metered; do
-      out="$tmp/cg.$case.$side.$n"
+      cg_out="$tmp/cg.$case.$side.$n"
       if ! "run_$side" valgrind --tool=callgrind --separate-threads=yes --collect-atstart=no \
         --toggle-collect=fortran_loop --toggle-collect=cblas_loop \
-        --callgrind-out-file="$out" "$tmp/hook_cost" "$n" "$case" >"$out.stdout" 2>"$out.log"; then
-        cat "$out.log" >&2
+        --callgrind-out-file="$cg_out" "$tmp/hook_cost" "$n" "$case" \
+        >"$cg_out.stdout" 2>"$cg_out.log"; then
+        cat "$cg_out.log" >&2
         fail "callgrind run ($case, $side, N=$n) failed"
       fi
-      [ -f "$out-01" ] || fail "callgrind wrote no $out-01 (see valgrind's output above)"
+      [ -f "$cg_out-01" ] || fail "callgrind wrote no $cg_out-01 (see valgrind's output above)"
     done
   done
 done
@@ -223,8 +224,9 @@ for case in cases:
     slope = {}
     for side in ("plain", "metered"):
         slope[side] = (ir(case, side, large) - ir(case, side, small)) / (large - small)
-    # One run: every collected call (N plus the 2000 warm-up calls), first-call lookups included.
-    naive = (ir(case, "metered", small) - ir(case, "plain", small)) / (small + 2000)
+    # One run: every collected call (N plus 20000 + 2000 warm-up calls), first-call lookups
+    # included.
+    naive = (ir(case, "metered", small) - ir(case, "plain", small)) / (small + 22000)
     print(f"{case:<22} {slope['plain']:>18.1f} {slope['metered']:>16.1f} "
           f"{slope['metered'] - slope['plain']:>+14.1f} {naive:>+19.1f}")
     result["cases"][case] = {"ir_per_call_unmetered": slope["plain"],
@@ -233,7 +235,7 @@ for case in cases:
                              "naive_added_ir_per_call": naive}
 print(f"(Ir/call = (Ir(N={large}) - Ir(N={small})) / {large - small}, counted inside the call loops:")
 print(f" the first calls' symbol lookups cancel; 'one-run added' = (Ir_metered - Ir_unmetered) /")
-print(f" {small + 2000} in the run with N={small} (2000 warm-up calls), the lookups included)")
+print(f" {small + 22000} in the run with N={small} (22000 warm-up calls), the lookups included)")
 json.dump(result, open(f"{tmp}/callgrind.json", "w"))
 EOF
 write_out

@@ -7,12 +7,13 @@
 # Full mode (the figures of docs/performance.md): configures and builds a Release tree in
 # build-bench/ ($FL_BENCH_BUILD_DIR), runs every part below in turn, writes their JSON and logs
 # under DIR (default build-bench/bench-results/), then renders DIR/performance.md and the SVG
-# charts, and copies them to docs/performance.md and docs/performance/. About 25 minutes on a
+# charts, and copies them to docs/performance.md and docs/performance/. About 10 minutes on a
 # quiet 2-core machine; run it with nothing else running, the figures are wall times.
 # --quick: a smoke run for CI (under 3 minutes): no build (it uses build/ or $FL_BUILD_DIR as it
 # is), every part in its quick mode, the report written to DIR (default
 # <build>/bench-quick/) only, never to docs/.
-# --only: run only these parts (the report is rendered from whatever JSON DIR holds).
+# --only: run only these parts (the report is rendered from whatever JSON DIR holds; in full mode
+# docs/ is updated when DIR then holds the results of every part).
 # --no-build: full mode on an existing build-bench/ (or $FL_BENCH_BUILD_DIR) as it is.
 #
 # Parts (each a script of its own, runnable alone with --quick and --out FILE.json):
@@ -140,7 +141,11 @@ if ! "$python" "$root/tests/bench/report.py" --results "$out_dir" --mode "$mode"
   --out "$out_dir/performance.md"; then
   fail "rendering the report from $out_dir failed"
 fi
-if [ "$quick" -eq 0 ] && [ ${#failed[@]} -eq 0 ] && [ ${#parts[@]} -eq ${#all_parts[@]} ]; then
+# docs/ only from a full run whose every part's results are there (--only re-runs a part into
+# the results of an earlier full run).
+complete=1
+for p in "${all_parts[@]}"; do [ -s "$out_dir/$p.json" ] || complete=0; done
+if [ "$quick" -eq 0 ] && [ ${#failed[@]} -eq 0 ] && [ "$complete" -eq 1 ]; then
   mkdir -p "$root/docs/performance"
   cp "$out_dir"/*.svg "$root/docs/performance/"
   cp "$out_dir/performance.md" "$root/docs/performance.md"
