@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <optional>
 #include <set>
 #include <sys/stat.h>
 
@@ -47,21 +46,18 @@ std::string short_hash(const std::string &hex) {
 }
 
 /// Walks one dataset's chain: each row's stored hash must equal H(previous stored hash || row).
+/// The rows are records of `memory_type`, whose canonical layout is worked out once.
 class ChainWalk {
 public:
-  ChainWalk(const IntegrityKey &key, bool enabled, const Digest &genesis, const char *dataset,
-            std::uint32_t minor)
-      : key_(key), enabled_(enabled), previous_(genesis), dataset_(dataset), minor_(minor) {}
+  ChainWalk(const IntegrityKey &key, bool enabled, const Digest &genesis, hid_t memory_type,
+            const char *dataset, std::uint32_t minor)
+      : key_(key), enabled_(enabled), previous_(genesis), layout_(memory_type, dataset, minor) {}
 
   /// False (and `problem` set) when row `index`'s stored hash is not the recomputed one.
-  bool next(hid_t memory_type, const void *record, const char *stored_hex, const std::string &what,
+  bool next(const void *record, const char *stored_hex, const std::string &what,
             std::string &problem) {
     if (!enabled_) return true;
-    if (!layout_ || layout_type_ != memory_type) {
-      layout_.emplace(memory_type, dataset_, minor_);
-      layout_type_ = memory_type;
-    }
-    const Digest computed = link(key_, previous_, layout_->row(record));
+    const Digest computed = link(key_, previous_, layout_.row(record));
     const std::string stored(stored_hex, strnlen(stored_hex, FLOPLEDGER_HASH_LEN));
     Digest parsed{};
     const bool readable = from_hex(stored, parsed);
@@ -78,10 +74,7 @@ private:
   const IntegrityKey &key_;
   bool enabled_;
   Digest previous_;
-  const char *dataset_;
-  std::uint32_t minor_;
-  std::optional<CanonicalLayout> layout_; ///< of layout_type_, built at the first row
-  hid_t layout_type_ = -1;
+  CanonicalLayout layout_;
 };
 
 struct Totals {
@@ -180,12 +173,12 @@ bool verify_trace(const std::string &path, const IntegrityKey &given_key, Verify
   std::vector<bool> event_ok(event_records.size(), false);
   Digest events_head{};
   {
-    ChainWalk walk(key, check_chain, genesis(FLOPLEDGER_DSET_EVENTS), FLOPLEDGER_DSET_EVENTS,
-                   header.format_minor);
+    ChainWalk walk(key, check_chain, genesis(FLOPLEDGER_DSET_EVENTS), types.event.get(),
+                   FLOPLEDGER_DSET_EVENTS, header.format_minor);
     for (std::size_t i = 0; i < event_records.size(); ++i) {
       const std::string what = "events row " + std::to_string(i);
       std::string problem;
-      if (!walk.next(types.event.get(), &event_records[i], event_records[i].hash, what, problem))
+      if (!walk.next(&event_records[i], event_records[i].hash, what, problem))
         event_problems.push_back(problem);
       std::string parse_error;
       event_ok[i] = from_record(event_records[i], i, events[i], parse_error);
@@ -206,14 +199,13 @@ bool verify_trace(const std::string &path, const IntegrityKey &given_key, Verify
   std::vector<Segment> segments(segment_records.size());
   Digest segment_head{};
   {
-    ChainWalk walk(key, check_chain, genesis(FLOPLEDGER_DSET_SEGMENTS), FLOPLEDGER_DSET_SEGMENTS,
-                   header.format_minor);
+    ChainWalk walk(key, check_chain, genesis(FLOPLEDGER_DSET_SEGMENTS), types.segment.get(),
+                   FLOPLEDGER_DSET_SEGMENTS, header.format_minor);
     std::uint64_t expected_first = 0;
     for (std::size_t j = 0; j < segment_records.size(); ++j) {
       const std::string what = "segments row " + std::to_string(j);
       std::string problem, parse_error;
-      if (!walk.next(types.segment.get(), &segment_records[j], segment_records[j].hash, what,
-                     problem))
+      if (!walk.next(&segment_records[j], segment_records[j].hash, what, problem))
         segment_problems.push_back(problem);
       if (!from_record(segment_records[j], j, segments[j], parse_error)) {
         segment_problems.push_back(what + ": " + parse_error);
@@ -261,8 +253,8 @@ bool verify_trace(const std::string &path, const IntegrityKey &given_key, Verify
   std::stable_sort(by_first_row.begin(), by_first_row.end(),
                    [](const Segment *a, const Segment *b) { return a->first_row < b->first_row; });
   {
-    ChainWalk walk(key, check_chain, genesis(FLOPLEDGER_DSET_STEPS), FLOPLEDGER_DSET_STEPS,
-                   header.format_minor);
+    ChainWalk walk(key, check_chain, genesis(FLOPLEDGER_DSET_STEPS), types.step.get(),
+                   FLOPLEDGER_DSET_STEPS, header.format_minor);
     Totals totals;
     std::uint64_t last_step = 0;
     bool any_row = false;
@@ -280,8 +272,7 @@ bool verify_trace(const std::string &path, const IntegrityKey &given_key, Verify
       const StepRecord &rec = block[i % kBlock];
       const std::string what = "steps row " + std::to_string(i);
       std::string problem, parse_error;
-      if (!walk.next(types.step.get(), &rec, rec.hash, what, problem))
-        step_problems.push_back(problem);
+      if (!walk.next(&rec, rec.hash, what, problem)) step_problems.push_back(problem);
       if (rec.row != i)
         step_problems.push_back(what + ": numbered " + std::to_string(rec.row) + ", expected " +
                                 std::to_string(i) + " (a row deleted, inserted or moved)");
@@ -370,12 +361,12 @@ bool verify_trace(const std::string &path, const IntegrityKey &given_key, Verify
   // Environment.
   Digest environment_head{};
   {
-    ChainWalk walk(key, check_chain, genesis(FLOPLEDGER_DSET_ENVIRONMENT),
+    ChainWalk walk(key, check_chain, genesis(FLOPLEDGER_DSET_ENVIRONMENT), types.environment.get(),
                    FLOPLEDGER_DSET_ENVIRONMENT, header.format_minor);
     for (std::size_t i = 0; i < environment.size(); ++i) {
       const std::string what = "environment row " + std::to_string(i);
       std::string problem;
-      if (!walk.next(types.environment.get(), &environment[i], environment[i].hash, what, problem))
+      if (!walk.next(&environment[i], environment[i].hash, what, problem))
         environment_problems.push_back(problem);
       if (environment[i].segment >= segments.size())
         environment_problems.push_back(what + ": names segment " +
