@@ -233,8 +233,8 @@ EnvironmentFacts capture_environment(const Transport &transport, const JobIdenti
   facts.emplace_back("flopledger_version", FLOPLEDGER_VERSION);
   facts.emplace_back("command_line", command_line());
   facts.emplace_back("working_directory", cwd);
-  facts.emplace_back("hosts", identity.hosts);
-  facts.emplace_back("rank_placement", identity.rank_placement);
+  facts.emplace_back("hosts", identity.hosts());
+  facts.emplace_back("rank_placement", identity.rank_placement());
   facts.emplace_back("ranks", std::to_string(transport.size));
   facts.emplace_back("launcher", identity.launcher);
   facts.emplace_back("job_id", identity.job_id);

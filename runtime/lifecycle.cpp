@@ -124,50 +124,22 @@ void print_configuration() {
   log_line("counter sources: %s", registered_sources());
 }
 
-// "0-1,4": ranks in increasing order as ranges of consecutive ranks.
-std::string rank_ranges(const std::vector<int> &ranks) {
-  std::string text;
-  for (std::size_t i = 0; i < ranks.size(); ++i) {
-    std::size_t j = i;
-    while (j + 1 < ranks.size() && ranks[j + 1] == ranks[j] + 1)
-      ++j;
-    text += (text.empty() ? "" : ",") + std::to_string(ranks[i]);
-    if (j > i) text += "-" + std::to_string(ranks[j]);
-    i = j;
-  }
-  return text;
-}
-
-// Rank 0 gets the distinct host names (rank 0's first) and which ranks ran on each host,
-// e.g. "nodeA:0-1,4 nodeB:2-3"; the other ranks get nothing.
+// Rank 0 gets the distinct host names (rank 0's first) and each rank's host; the other ranks get
+// nothing.
 void gather_hosts(MPI_Comm comm, int rank, int size, JobIdentity &identity) {
   char mine[kHostLength] = {};
   gethostname(mine, sizeof mine - 1);
   std::vector<char> all(rank == 0 ? static_cast<std::size_t>(size) * kHostLength : 1);
   PMPI_Gather(mine, kHostLength, MPI_CHAR, all.data(), kHostLength, MPI_CHAR, 0, comm);
   if (rank != 0) return;
-  std::vector<std::string> distinct;
-  std::vector<std::vector<int>> ranks_of; // per distinct host
   for (int r = 0; r < size; ++r) {
     std::string host(&all[static_cast<std::size_t>(r) * kHostLength]);
     std::size_t i = 0;
-    while (i < distinct.size() && distinct[i] != host)
+    while (i < identity.host_names.size() && identity.host_names[i] != host)
       ++i;
-    if (i == distinct.size()) {
-      distinct.push_back(host);
-      ranks_of.emplace_back();
-    }
-    ranks_of[i].push_back(r);
+    if (i == identity.host_names.size()) identity.host_names.push_back(host);
     identity.host_of_rank.push_back(static_cast<std::uint32_t>(i));
   }
-  std::string joined, placement;
-  for (std::size_t i = 0; i < distinct.size(); ++i) {
-    joined += (joined.empty() ? "" : ",") + distinct[i];
-    placement += (placement.empty() ? "" : " ") + distinct[i] + ":" + rank_ranges(ranks_of[i]);
-  }
-  identity.hosts = joined;
-  identity.rank_placement = placement;
-  identity.host_names = distinct;
 }
 
 void at_exit(int status, void *);
@@ -275,8 +247,6 @@ void begin_local() {
   JobIdentity identity;
   char host[kHostLength] = {};
   gethostname(host, sizeof host - 1);
-  identity.hosts = host;
-  identity.rank_placement = std::string(host) + ":0";
   identity.host_names = {host};
   identity.host_of_rank = {0};
   identity.launcher = "none";

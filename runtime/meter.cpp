@@ -272,7 +272,7 @@ void Meter::open_ledger() {
   segment.id = segment_id_;
   segment.job_id = identity_.job_id;
   segment.launcher = identity_.launcher;
-  segment.hosts = identity_.hosts;
+  segment.hosts = identity_.hosts();
   segment.world_size = static_cast<std::uint32_t>(transport_.size);
   segment.start = unix_now();
   segment.first_row = next_row_;
@@ -281,7 +281,7 @@ void Meter::open_ledger() {
     log_line("ERROR: cannot record the job segment in %s: %s", config_.ledger.c_str(),
              sink_->error().c_str());
   add_event("segment_start", "world_size=" + std::to_string(transport_.size) +
-                                 " launcher=" + identity_.launcher + " hosts=" + identity_.hosts);
+                                 " launcher=" + identity_.launcher + " hosts=" + identity_.hosts());
   if (!identity_.ledger_unseen_by.empty())
     add_event("ledger_node_local",
               "hosts " + identity_.ledger_unseen_by +
@@ -1017,6 +1017,32 @@ Meter *g_meter = nullptr; // never deleted: it must outlive every exit path of t
 std::atomic<bool> g_running{false};
 
 } // namespace
+
+std::string JobIdentity::hosts() const {
+  std::string joined;
+  for (const std::string &host : host_names)
+    joined += (joined.empty() ? "" : ",") + host;
+  return joined;
+}
+
+std::string JobIdentity::rank_placement() const {
+  std::string placement;
+  for (std::size_t h = 0; h < host_names.size(); ++h) {
+    // The host's ranks, in increasing order, as ranges of consecutive ranks: "0-1,4".
+    std::string ranges;
+    for (std::size_t r = 0; r < host_of_rank.size(); ++r) {
+      if (host_of_rank[r] != h) continue;
+      std::size_t last = r;
+      while (last + 1 < host_of_rank.size() && host_of_rank[last + 1] == h)
+        ++last;
+      ranges += (ranges.empty() ? "" : ",") + std::to_string(r);
+      if (last > r) ranges += "-" + std::to_string(last);
+      r = last;
+    }
+    placement += (placement.empty() ? "" : " ") + host_names[h] + ":" + ranges;
+  }
+  return placement;
+}
 
 bool meter_start(const Config &config, const Transport &transport, const JobIdentity &identity) {
   auto *meter = new Meter(config, transport, identity);

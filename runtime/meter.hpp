@@ -32,12 +32,14 @@ struct Transport {
 struct JobIdentity {
   std::string job_id;
   std::string launcher;
-  std::string hosts;          ///< distinct host names, rank 0's first, comma-separated
-  std::string rank_placement; ///< which ranks ran where: "nodeA:0-1 nodeB:2-3"
-  /// Rank 0: the distinct host names (rank 0's first) and each rank's index into them, for the
-  /// per-host subtotals at the end.
+  /// Rank 0: the distinct host names (rank 0's first) and each rank's index into them (the
+  /// per-host subtotals at the end, and the two descriptions below).
   std::vector<std::string> host_names;
   std::vector<std::uint32_t> host_of_rank;
+  /// The distinct host names, comma-separated: "nodeA,nodeB".
+  std::string hosts() const;
+  /// Which ranks ran where, ranks as ranges: "nodeA:0-1,4 nodeB:2-3".
+  std::string rank_placement() const;
   /// Rank 0: the hosts that did not see the ledger's directory at the start probe, when
   /// LEDGER_NODE_LOCAL=allow let the job go on ("" otherwise; docs/multinode.md).
   std::string ledger_unseen_by;
