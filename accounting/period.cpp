@@ -9,7 +9,7 @@ namespace {
 // Sums that the invariant of add_rank keeps below 2^128 saturate (saturating_add) instead of
 // wrapping if a caller filled a JobPeriod by hand with larger cells.
 
-template <typename Select> u128 sum_cells(const JobPeriod &period, Select selected) {
+template <typename Period, typename Select> u128 sum_cells(const Period &period, Select selected) {
   u128 total = 0;
   for (std::size_t s = 0; s < kSources; ++s)
     for (std::size_t p = 0; p < kPrecisions; ++p)
@@ -88,6 +88,14 @@ u128 JobPeriod::flops_by_phase(std::size_t phase) const {
 
 u128 JobPeriod::flops_by_source(std::size_t source) const {
   return sum_cells(*this, [=](std::size_t s, std::size_t, std::size_t) { return s == source; });
+}
+
+u128 flops_in_phases(const RankPeriod &period, const std::array<bool, kPhases> &phases) {
+  return sum_cells(period, [&](std::size_t, std::size_t, std::size_t h) { return phases[h]; });
+}
+
+u128 flops_in_phases(const JobPeriod &period, const std::array<bool, kPhases> &phases) {
+  return sum_cells(period, [&](std::size_t, std::size_t, std::size_t h) { return phases[h]; });
 }
 
 } // namespace flopledger

@@ -77,6 +77,11 @@ struct JobPeriod {
   u128 flops_by_source(std::size_t source) const;
 };
 
+/// The FLOPs of `period` in the phases marked in `phases` (a rule set's counted phases: the part
+/// of the period toward the threshold).
+u128 flops_in_phases(const RankPeriod &period, const std::array<bool, kPhases> &phases);
+u128 flops_in_phases(const JobPeriod &period, const std::array<bool, kPhases> &phases);
+
 /// Which precisions have counted FLOPs in `period` (a RankPeriod or a JobPeriod): the precisions
 /// whose device peak bounds the period's GPU work.
 template <typename Period> std::array<bool, kPrecisions> precisions_in_use(const Period &period) {

@@ -520,11 +520,8 @@ bool Meter::round(const Cut &cut, const RankFlags &flags, Control &control) {
   RankPeriod period = cut.period;
   gpu::gpu_fill(period); // this rank's energy and kernel times up to now
   rank_counted_ = saturating_add(rank_counted_, period.total_flops());
-  for (std::size_t phase = 0; phase < kPhases; ++phase)
-    if (rules_->phase_counts[phase])
-      for (std::size_t s = 0; s < kSources; ++s)
-        for (std::size_t p = 0; p < kPrecisions; ++p)
-          rank_modification_ = saturating_add(rank_modification_, period.flops[s][p][phase]);
+  rank_modification_ =
+      saturating_add(rank_modification_, flops_in_phases(period, rules_->phase_counts));
   wire::pack(period, flags, mine);
   if (transport_.use_mpi) {
     MPI_Request request;
@@ -553,9 +550,7 @@ bool Meter::round(const Cut &cut, const RankFlags &flags, Control &control) {
 void Meter::decide(const wire::Record &reduced, Control &control) {
   wire::unpack(reduced, pending_period_, pending_flags_);
   const u128 counted = pending_period_.total_flops();
-  u128 modification = 0;
-  for (std::size_t phase = 0; phase < kPhases; ++phase)
-    if (rules_->phase_counts[phase]) modification += pending_period_.flops_by_phase(phase);
+  const u128 modification = flops_in_phases(pending_period_, rules_->phase_counts);
   cumulative_counted_ = saturating_add(cumulative_counted_, counted);
   cumulative_modification_ = saturating_add(cumulative_modification_, modification);
   ++reductions_;

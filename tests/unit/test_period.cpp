@@ -200,6 +200,26 @@ TEST_CASE("projections by precision, phase and source partition the total") {
   }
 }
 
+TEST_CASE("flops_in_phases: the FLOPs of the marked phases, per rank and per job") {
+  const std::vector<RankPeriod> ranks = sample_ranks();
+  const JobPeriod job = add_all(ranks, {0, 1, 2, 3});
+  std::array<bool, kPhases> train_and_recompute{};
+  train_and_recompute[FLOPLEDGER_PHASE_TRAIN] = train_and_recompute[FLOPLEDGER_PHASE_RECOMPUTE] =
+      true;
+  CHECK(flops_in_phases(job, train_and_recompute) == 2 * kTwo64 - 1 + kMax64 + 7);
+  CHECK(flops_in_phases(job, std::array<bool, kPhases>{}) == 0);
+  // Per rank, and the ranks' figures add up to the job's.
+  CHECK(flops_in_phases(ranks[0], train_and_recompute) == kMax64);
+  CHECK(flops_in_phases(ranks[1], train_and_recompute) == u128{kMax64} - 1 + 7);
+  u128 sum = 0;
+  for (const RankPeriod &rank : ranks)
+    sum += flops_in_phases(rank, train_and_recompute);
+  CHECK(sum == flops_in_phases(job, train_and_recompute));
+  std::array<bool, kPhases> every{};
+  every.fill(true);
+  CHECK(flops_in_phases(job, every) == job.total_flops());
+}
+
 TEST_CASE("the job period does not depend on the order ranks are added in") {
   const std::vector<RankPeriod> ranks = sample_ranks();
   std::vector<std::size_t> order{0, 1, 2, 3};
