@@ -135,14 +135,8 @@ std::vector<std::pair<std::string, std::string>> slurm_facts(const TraceContents
   return facts;
 }
 
-/// Which ranks ran on which host (the "rank_placement" environment entry); empty when the
-/// segment did not record it (older writers).
-std::string rank_placement(const TraceContents &trace, std::uint32_t segment) {
-  for (const EnvironmentEntry &e : trace.environment)
-    if (e.segment == segment && e.key == "rank_placement") return e.value;
-  return "";
-}
-
+/// A segment's environment entry `key` ("" when the segment did not record it: an older writer,
+/// or, for the per-host figures, a job that did not end with every rank).
 std::string environment_value(const TraceContents &trace, std::uint32_t segment,
                               const std::string &key) {
   for (const EnvironmentEntry &e : trace.environment)
@@ -236,7 +230,7 @@ void json_segments(JsonWriter &json, const TraceContents &trace) {
       json.field("last_row_time", last);
     else
       json.key("last_row_time").null();
-    const std::string placement = rank_placement(trace, s.id);
+    const std::string placement = environment_value(trace, s.id, "rank_placement");
     if (placement.empty())
       json.key("rank_placement").null();
     else
@@ -338,7 +332,7 @@ void text_segments(std::ostringstream &out, const TraceContents &trace) {
       out << ", ran " << duration_text(s.end - s.start);
     }
     out << ", " << s.rows << " rows\n";
-    const std::string placement = rank_placement(trace, s.id);
+    const std::string placement = environment_value(trace, s.id, "rank_placement");
     if (!placement.empty() && s.hosts.find(',') != std::string::npos)
       out << "     ranks per host: " << placement << "\n";
     std::string why;
