@@ -137,6 +137,17 @@ def write_json(path, result):
     print(f"\nresults: {path}")
 
 
+def finish(args, result, tmp):
+    """The end of a torch-job benchmark: its JSON when --out was given; its temporary directory
+    kept with --keep (and said so), removed otherwise."""
+    if args.out:
+        write_json(args.out, result)
+    if args.keep:
+        print(f"kept {tmp}")
+    else:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def main_of(script, main):
     """Runs a driver's main(); a BenchError becomes its message and exit status 1."""
     try:

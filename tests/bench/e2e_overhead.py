@@ -64,7 +64,6 @@ JSON (--out), every time in seconds, ratios dimensionless:
 
 import argparse
 import os
-import shutil
 import sys
 import tempfile
 
@@ -253,12 +252,7 @@ def main():
     print(f"final loss identical in every run: {checks['final_loss_identical']} "
           f"({checks['final_loss']}); AWS meter counted {checks['aws_tokens_processed']} tokens "
           f"(expected {expected_tokens})")
-    if a.out:
-        B.write_json(a.out, result)
-    if a.keep:
-        print(f"kept {tmp}")
-    else:
-        shutil.rmtree(tmp, ignore_errors=True)
+    B.finish(a, result, tmp)
     return 0
 
 

@@ -52,7 +52,6 @@ JSON (--out), FLOP figures as exact integers (Python ints: may exceed 2^53):
 import argparse
 import json
 import os
-import shutil
 import sys
 import tempfile
 
@@ -340,12 +339,7 @@ def main():
                    if r["explained"] is False]
     print("\nevery difference explained exactly: "
           + ("yes" if not unexplained else "NO: " + "; ".join(unexplained)))
-    if a.out:
-        B.write_json(a.out, result)
-    if a.keep:
-        print(f"kept {tmp}")
-    else:
-        shutil.rmtree(tmp, ignore_errors=True)
+    B.finish(a, result, tmp)
     if a.strict and not all(j["counted_equals_reference"] for j in result["jobs"]):
         return 3
     return 0

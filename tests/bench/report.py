@@ -20,9 +20,6 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import svg_chart  # noqa: E402
 
-PARTS = ("hook", "e2e", "fidelity", "reduce", "trace")
-
-
 def load(results, part):
     path = os.path.join(results, f"{part}.json")
     if not os.path.exists(path):
@@ -74,10 +71,6 @@ class Page:
 # ---- hook cost ---------------------------------------------------------------------------------
 
 def hook_section(page, data):
-    page.add("## 1. Hook cost: what one hooked BLAS call costs", "")
-    if data is None:
-        page.add("Not measured in this run.", "")
-        return
     page.add(
         "`tests/bench/hook_cost.sh`: `tests/bench/hook_cost.c` makes back-to-back calls of tiny "
         "GEMMs (2×2×2 and 16×16×16, `sgemm_` and `cblas_sgemm`, OpenBLAS, one thread), where the "
@@ -165,10 +158,6 @@ calls its own CBLAS entry would then be counted twice. We keep exactness.
 # ---- end to end --------------------------------------------------------------------------------
 
 def e2e_section(page, data):
-    page.add("## 2. End to end: the default PyTorch fine-tuning job", "")
-    if data is None:
-        page.add("Not measured in this run.", "")
-        return
     p = data["parameters"]
     page.add(
         "`tests/bench/e2e_overhead.py`: the default job (`examples/torch_finetune/train.py`, "
@@ -241,10 +230,6 @@ def e2e_section(page, data):
 # ---- fidelity ----------------------------------------------------------------------------------
 
 def fidelity_section(page, data):
-    page.add("## 3. Fidelity: counted FLOPs against a reference and the other methods", "")
-    if data is None:
-        page.add("Not measured in this run.", "")
-        return
     page.add(
         "`tests/bench/fidelity.py`: each job runs on 2 ranks under `flopledger run` with the BLAS "
         "spy (`tests/support/blas_spy.c`, a separate interposer that logs every GEMM/GEMV call it "
@@ -270,10 +255,6 @@ def fidelity_section(page, data):
 # ---- reduction ---------------------------------------------------------------------------------
 
 def reduce_section(page, data):
-    page.add("## 4. Reduction: the cost of one metering period", "")
-    if data is None:
-        page.add("Not measured in this run.", "")
-        return
     sizes = data["sizes"]
     page.add(
         "`tests/bench/reduce_bench.py` runs `tests/bench/reduce_bench.cpp` under `mpirun -np P "
@@ -354,10 +335,6 @@ def reduce_section(page, data):
 
 
 def trace_section(page, data):
-    page.add("## 5. Trace: appending, size, reading", "")
-    if data is None:
-        page.add("Not measured in this run.", "")
-        return
     w = data["writer"]
     p = data["parameters"]
     page.add(
@@ -418,6 +395,17 @@ streaming report is not written yet. The writer's own memory stays flat as rows 
 """
 
 
+# Each part's section: its heading, then its tables, or "not measured" without its JSON.
+SECTIONS = (
+    ("hook", "## 1. Hook cost: what one hooked BLAS call costs", hook_section),
+    ("e2e", "## 2. End to end: the default PyTorch fine-tuning job", e2e_section),
+    ("fidelity", "## 3. Fidelity: counted FLOPs against a reference and the other methods",
+     fidelity_section),
+    ("reduce", "## 4. Reduction: the cost of one metering period", reduce_section),
+    ("trace", "## 5. Trace: appending, size, reading", trace_section),
+)
+
+
 def machine_line(datas):
     for d in datas:
         if d and d.get("machine"):
@@ -434,15 +422,16 @@ def main():
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
     out = args.out or os.path.join(args.results, "performance.md")
-    data = {p: load(args.results, p) for p in PARTS}
+    data = {part: load(args.results, part) for part, _, _ in SECTIONS}
     page = Page(out, args.mode)
     body = Page(out, args.mode)
     body.headline = page.headline
-    hook_section(body, data["hook"])
-    e2e_section(body, data["e2e"])
-    fidelity_section(body, data["fidelity"])
-    reduce_section(body, data["reduce"])
-    trace_section(body, data["trace"])
+    for part, title, section in SECTIONS:
+        body.add(title, "")
+        if data[part] is None:
+            body.add("Not measured in this run.", "")
+        else:
+            section(body, data[part])
 
     page.add("# Performance and fidelity", "")
     if args.mode == "quick":

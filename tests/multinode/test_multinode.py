@@ -235,16 +235,25 @@ def clean_job(c, paths, state, args):
     verify_ok(c, paths, ledger, label)
 
 
-def node_loss(c, paths, state, args):
-    label = "node loss (host 3)"
-    ledger = c.path("node_loss", "ledger.h5")
-    log_path = c.path("node_loss", "job.log")
+def start_long_job(c, paths, state, name, label, before, rows):
+    """The fault cases' start: a long mpi_gemm job across the test hosts (ledger and log in
+    `name`/), run until rank 0 completed 5 steps and the live ledger holds `rows` rows, so that
+    what the fault must not lose is on disk. Returns (ledger, log path, process, log file, rows
+    flushed)."""
+    ledger = c.path(name, "ledger.h5")
+    log_path = c.path(name, "job.log")
     proc, log = start(run_command(state, paths, ledger, LONG_STEPS, ["--step-sleep-ms", "100",
                                                                      "--print-steps"]), log_path)
-    reached = wait_for_steps(log_path, 5)
-    c.check(reached, f"{label}: rank 0 completed 5 steps before the loss")
-    flushed = wait_for_rows(paths, ledger, 5)
-    c.check(flushed >= 5, f"{label}: 5 rows flushed before the loss ({flushed})")
+    c.check(wait_for_steps(log_path, 5), f"{label}: rank 0 completed 5 steps before {before}")
+    flushed = wait_for_rows(paths, ledger, rows)
+    c.check(flushed >= rows, f"{label}: {rows} rows flushed before {before} ({flushed})")
+    return ledger, log_path, proc, log, flushed
+
+
+def node_loss(c, paths, state, args):
+    label = "node loss (host 3)"
+    ledger, log_path, proc, log, flushed = start_long_job(c, paths, state, "node_loss", label,
+                                                          "the loss", 5)
     killed = kill_host(3)
     c.check(killed >= 3, f"{label}: SIGKILL to every process of host 3 (orted and 2 ranks): "
                          f"{killed}")
@@ -285,13 +294,8 @@ def node_loss(c, paths, state, args):
 
 def partition(c, paths, state, args):
     label = "network partition (host 3)"
-    ledger = c.path("partition", "ledger.h5")
-    log_path = c.path("partition", "job.log")
-    proc, log = start(run_command(state, paths, ledger, LONG_STEPS, ["--step-sleep-ms", "100",
-                                                                     "--print-steps"]), log_path)
-    c.check(wait_for_steps(log_path, 5), f"{label}: rank 0 completed 5 steps before the split")
-    flushed = wait_for_rows(paths, ledger, 5)
-    c.check(flushed >= 5, f"{label}: 5 rows flushed before the split ({flushed})")
+    ledger, log_path, proc, log, flushed = start_long_job(c, paths, state, "partition", label,
+                                                          "the split", 5)
     res = harness("link", FL_NAME, "3", "down")
     c.check(res.returncode == 0, f"{label}: host 3's link is down", res.stderr)
     # Open MPI 4.1 has no heartbeat: nothing in the job notices the split soon (TCP gives up
@@ -339,13 +343,8 @@ def partition(c, paths, state, args):
 
 def rank0_host_lost(c, paths, state, args):
     label = "rank 0's host lost (host 1)"
-    ledger = c.path("rank0_lost", "ledger.h5")
-    log_path = c.path("rank0_lost", "job.log")
-    proc, log = start(run_command(state, paths, ledger, LONG_STEPS, ["--step-sleep-ms", "100",
-                                                                     "--print-steps"]), log_path)
-    c.check(wait_for_steps(log_path, 5), f"{label}: rank 0 completed 5 steps before the loss")
-    flushed = wait_for_rows(paths, ledger, 4)
-    c.check(flushed >= 4, f"{label}: 4 rows flushed before the loss ({flushed})")
+    ledger, log_path, proc, log, flushed = start_long_job(c, paths, state, "rank0_lost", label,
+                                                          "the loss", 4)
     killed = kill_host(1)
     c.check(killed >= 3, f"{label}: SIGKILL to every process of host 1 (mpirun, ranks 0 and 1): "
                          f"{killed}")
